@@ -1,0 +1,136 @@
+//! Pipelines and what CI reports.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use evident_core::api::*;
+use evident_core::ArtifactRef;
+use jiff::Timestamp;
+
+use super::Paging;
+use crate::auth::{Access, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::AppState;
+
+pub async fn list_pipelines(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Json<Vec<Pipeline>>> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    Ok(Json(app.ledger.pipelines(&org).await?))
+}
+
+pub async fn get_pipeline(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((org, name)): Path<(String, String)>,
+) -> ApiResult<Json<Pipeline>> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    app.ledger
+        .pipelines(&org)
+        .await?
+        .into_iter()
+        .find(|p| p.name == name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("pipeline {name:?} not found")))
+}
+
+pub async fn put_pipeline(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((org, name)): Path<(String, String)>,
+    Json(req): Json<PipelineRequest>,
+) -> ApiResult<Json<Pipeline>> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    Ok(Json(app.ledger.put_pipeline(&org, &name, req, Timestamp::now()).await?))
+}
+
+pub async fn report_artifact(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((org, pipeline)): Path<(String, String)>,
+    Json(req): Json<ArtifactReport>,
+) -> ApiResult<(StatusCode, Json<Recorded>)> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let r = app
+        .ledger
+        .report_artifact(&org, &pipeline, req, Timestamp::now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+pub async fn report_evidence(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(req): Json<EvidenceReport>,
+) -> ApiResult<(StatusCode, Json<Recorded>)> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let r = app.ledger.report_evidence(&org, req, Timestamp::now()).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+pub async fn report_approval(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(req): Json<ApprovalReport>,
+) -> ApiResult<(StatusCode, Json<Recorded>)> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let r = app.ledger.report_approval(&org, req, Timestamp::now()).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+pub async fn report_deployment(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(req): Json<DeploymentReport>,
+) -> ApiResult<(StatusCode, Json<Recorded>)> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let r = app
+        .ledger
+        .report_deployment(&org, req, Timestamp::now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+pub async fn list_artifacts(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<Page<ArtifactSummary>>> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let number = |k: &str, default: u64| -> ApiResult<u64> {
+        q.get(k)
+            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{k} must be a number"))))
+            .unwrap_or(Ok(default))
+    };
+    if let Some(k) = q.keys().find(|k| !["pipeline", "page", "per_page"].contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("unknown query parameter {k:?}")));
+    }
+    let (page, per_page) = Paging {
+        page: number("page", 1)?,
+        per_page: number("per_page", 15)?,
+    }
+    .checked()?;
+    Ok(Json(
+        app.ledger
+            .list_artifacts(&org, q.get("pipeline").map(String::as_str), page, per_page)
+            .await?,
+    ))
+}
+
+pub async fn get_artifact(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((org, reference)): Path<(String, String)>,
+) -> ApiResult<Json<Artifact>> {
+    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let r = ArtifactRef::parse(&reference)?;
+    Ok(Json(app.ledger.artifact(&org, &r).await?))
+}

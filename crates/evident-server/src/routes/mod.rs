@@ -1,0 +1,73 @@
+//! HTTP routes of `/api/v1`.
+
+mod admin;
+mod artifacts;
+mod envs;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/users", post(admin::create_user))
+        .route("/orgs", get(admin::list_orgs).post(admin::create_org))
+        .route("/orgs/{org}/members/{user}", put(admin::set_member))
+        .route("/orgs/{org}/pipelines", get(artifacts::list_pipelines))
+        .route(
+            "/orgs/{org}/pipelines/{pipeline}",
+            get(artifacts::get_pipeline).put(artifacts::put_pipeline),
+        )
+        .route(
+            "/orgs/{org}/pipelines/{pipeline}/artifacts",
+            post(artifacts::report_artifact),
+        )
+        .route("/orgs/{org}/artifacts", get(artifacts::list_artifacts))
+        .route("/orgs/{org}/artifacts/{reference}", get(artifacts::get_artifact))
+        .route("/orgs/{org}/evidence", post(artifacts::report_evidence))
+        .route("/orgs/{org}/approvals", post(artifacts::report_approval))
+        .route("/orgs/{org}/deployments", post(artifacts::report_deployment))
+        .route("/orgs/{org}/envs", get(envs::list_envs))
+        .route("/orgs/{org}/envs/{env}", get(envs::get_env).put(envs::put_env))
+        .route("/orgs/{org}/envs/{env}/report", put(envs::report).post(envs::report))
+        .route("/orgs/{org}/envs/{env}/log", get(envs::log))
+        .route("/orgs/{org}/snapshots/{snappish}", get(envs::get_snapshot))
+        .route("/orgs/{org}/diff", get(envs::diff))
+        .fallback(not_found)
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// Page numbers start at 1; page sizes are bounded.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    #[serde(default = "one")]
+    pub page: u64,
+    #[serde(default = "fifteen")]
+    pub per_page: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+fn fifteen() -> u64 {
+    15
+}
+
+impl Paging {
+    pub fn checked(&self) -> Result<(u64, u64), ApiError> {
+        if self.page == 0 || self.per_page == 0 || self.per_page > 1000 || self.page > 1 << 40 {
+            return Err(ApiError::bad_request(
+                "page starts at 1 and per_page must be between 1 and 1000",
+            ));
+        }
+        Ok((self.page, self.per_page))
+    }
+}
