@@ -15,7 +15,7 @@ use super::{append_event, ts};
 use crate::model::*;
 use crate::{Result, StoreError};
 
-const ARTIFACT_COLUMNS: &str = "a.id, p.name AS pipeline, p.template, a.fingerprint, a.name, \
+const ARTIFACT_COLUMNS: &str = "a.id, a.pipeline_id, p.name AS pipeline, p.template, a.fingerprint, a.name, \
      a.git_commit, a.commit_url, a.build_url, a.created_at \
      FROM artifacts a JOIN pipelines p ON p.id = a.pipeline_id";
 
@@ -163,7 +163,7 @@ async fn target_artifact(
     pipeline: Option<&str>,
 ) -> Result<(ArtifactRecord, i64)> {
     let rows = sqlx::query(&format!(
-        "SELECT {ARTIFACT_COLUMNS}, p.id AS pipeline_id WHERE a.org_id = ? AND a.fingerprint = ? AND (?3 IS NULL OR p.name = ?3)"
+        "SELECT {ARTIFACT_COLUMNS} WHERE a.org_id = ? AND a.fingerprint = ? AND (?3 IS NULL OR p.name = ?3)"
     ))
     .bind(org_id)
     .bind(fingerprint.as_str())

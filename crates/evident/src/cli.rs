@@ -1,0 +1,351 @@
+//! The command line: Kosli's grammar (`env get aws-prod#65`, `artifact get runner:16d9990`)
+//! plus evident's own commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "evident",
+    version,
+    about = "Follow a commit from git through CI to the environments where it runs",
+    after_help = "Examples:\n  evident server --demo\n  evident pipeline ls\n  evident artifact get runner:16d9990\n  evident env get aws-prod#65\n  evident env diff aws-prod#64 aws-prod#65\n  evident env log aws-prod\n\nConfiguration: flags, then EVIDENT_* variables (KOSLI_* accepted), then the config file."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every client command shares.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Server URL [env: EVIDENT_HOST, KOSLI_HOST] [default: http://127.0.0.1:8080]
+    #[arg(long, short = 'H', global = true)]
+    pub host: Option<String>,
+    /// API token [env: EVIDENT_API_TOKEN, KOSLI_API_TOKEN]
+    #[arg(long, short = 'a', global = true)]
+    pub api_token: Option<String>,
+    /// Organization [env: EVIDENT_ORG, KOSLI_ORG, KOSLI_OWNER]
+    #[arg(long, global = true)]
+    pub org: Option<String>,
+    /// Output format [env: EVIDENT_OUTPUT] [default: table]
+    #[arg(long, short = 'o', global = true, value_enum)]
+    pub output: Option<Format>,
+    /// Config file (TOML: host, api_token, org, output) [env: EVIDENT_CONFIG]
+    /// [default: ~/.config/evident/config.toml]
+    #[arg(long, short = 'c', global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the evident server
+    #[command(after_help = "Examples:\n  evident server --demo\n  evident server --bind 0.0.0.0:8080 --db sqlite:///var/lib/evident/evident.db")]
+    Server(ServerArgs),
+    /// Manage pipelines (CI flows that build artifacts)
+    #[command(subcommand)]
+    Pipeline(PipelineCmd),
+    /// Report what CI did: artifacts, evidence, approvals, deployments
+    #[command(subcommand)]
+    Report(ReportCmd),
+    /// Look at artifacts
+    #[command(subcommand)]
+    Artifact(ArtifactCmd),
+    /// Environments and their snapshots
+    #[command(subcommand, alias = "environment")]
+    Env(EnvCmd),
+    /// Report what runs in an environment
+    #[command(subcommand)]
+    Snapshot(SnapshotCmd),
+    /// Orgs and their members
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Users (site admins only)
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Work on the database directly (first admin token, orgs) without a running server
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// Print a shell completion script
+    #[command(after_help = "Example:\n  evident completion bash > /etc/bash_completion.d/evident")]
+    Completion {
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on
+    #[arg(long, env = "EVIDENT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Database URL [default: sqlite://<data dir>/evident/evident.db]
+    #[arg(long, env = "EVIDENT_DATABASE_URL")]
+    pub db: Option<String>,
+    /// Load the cyber-dojo demo data into a throwaway database
+    #[arg(long)]
+    pub demo: bool,
+    /// A token (evd_<16 hex>_<secret>) for the first site admin, stored hashed
+    #[arg(long, env = "EVIDENT_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+    /// Largest accepted request body, in bytes
+    #[arg(long, env = "EVIDENT_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCmd {
+    /// Create or update a pipeline
+    #[command(after_help = "Example:\n  evident pipeline create runner --description 'Test runner' --template branch-coverage,unit-test")]
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Evidence names every artifact must have, comma-separated
+        #[arg(long, value_delimiter = ',')]
+        template: Vec<String>,
+        #[arg(long, value_enum, default_value = "public")]
+        visibility: VisibilityArg,
+    },
+    /// List pipelines
+    #[command(alias = "list")]
+    Ls,
+    /// Show one pipeline
+    Get { name: String },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum VisibilityArg {
+    Public,
+    Private,
+}
+
+/// How a report names its artifact: a fingerprint, or a path to fingerprint.
+#[derive(Debug, Args)]
+pub struct ArtifactTarget {
+    /// The artifact's SHA-256 fingerprint
+    #[arg(long, short = 'F', conflicts_with = "artifact_type")]
+    pub fingerprint: Option<String>,
+    /// Fingerprint the PATH argument: file or dir
+    #[arg(long, short = 't', requires = "path")]
+    pub artifact_type: Option<String>,
+    /// Path of the artifact to fingerprint (with --artifact-type)
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Report an artifact built by CI
+    #[command(after_help = "Examples:\n  evident report artifact cyberdojo/runner:16d9990 --pipeline runner --fingerprint 9af401c4... --git-commit 16d9990ad23a...\n  evident report artifact ./build/app.tgz --artifact-type file --pipeline runner --git-commit $GITHUB_SHA")]
+    Artifact {
+        /// Display name of the artifact, or its path with --artifact-type
+        name_or_path: String,
+        #[arg(long, short = 'f', env = "EVIDENT_PIPELINE")]
+        pipeline: String,
+        /// SHA-256 fingerprint
+        #[arg(long, short = 'F', conflicts_with = "artifact_type")]
+        fingerprint: Option<String>,
+        /// Fingerprint NAME_OR_PATH as a file or dir
+        #[arg(long, short = 't')]
+        artifact_type: Option<String>,
+        /// Display name when NAME_OR_PATH is a path [default: its file name]
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        #[arg(long, short = 'g', env = "GITHUB_SHA")]
+        git_commit: Option<String>,
+        #[arg(long, short = 'u')]
+        commit_url: Option<String>,
+        #[arg(long, short = 'b')]
+        build_url: Option<String>,
+    },
+    /// Report evidence (tests, coverage, scans) about an artifact
+    #[command(after_help = "Example:\n  evident report evidence --fingerprint 9af401c4... --name branch-coverage --compliant --url https://ci/run/1")]
+    Evidence {
+        #[command(flatten)]
+        target: ArtifactTarget,
+        /// Evidence name, as in the pipeline template
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Whether the evidence is compliant (--compliant=false for a failure)
+        #[arg(long, short = 'C', default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        compliant: bool,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        /// A JSON file attached to the evidence
+        #[arg(long, short = 'u')]
+        user_data: Option<PathBuf>,
+        #[arg(long, short = 'f')]
+        pipeline: Option<String>,
+    },
+    /// Report an approval of an artifact for an environment
+    #[command(after_help = "Example:\n  evident report approval --fingerprint 4807356... --environment aws-prod --reviewer alice")]
+    Approval {
+        #[command(flatten)]
+        target: ArtifactTarget,
+        #[arg(long, short = 'e')]
+        environment: Option<String>,
+        /// Approved (true) or rejected (--approved=false)
+        #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        approved: bool,
+        #[arg(long)]
+        reviewer: Option<String>,
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        #[arg(long)]
+        oldest_commit: Option<String>,
+        #[arg(long)]
+        newest_commit: Option<String>,
+        #[arg(long, short = 'f')]
+        pipeline: Option<String>,
+    },
+    /// Report a deployment of an artifact to an environment
+    #[command(after_help = "Example:\n  evident report deployment --fingerprint 9af401c4... --environment aws-beta")]
+    Deployment {
+        #[command(flatten)]
+        target: ArtifactTarget,
+        #[arg(long, short = 'e')]
+        environment: String,
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+        #[arg(long, short = 'u')]
+        user_data: Option<PathBuf>,
+        #[arg(long, short = 'f')]
+        pipeline: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactCmd {
+    /// Show an artifact: PIPELINE:COMMIT, PIPELINE@FINGERPRINT or FINGERPRINT (prefixes allowed)
+    #[command(after_help = "Examples:\n  evident artifact get runner:16d9990\n  evident artifact get web@4807356\n  evident artifact get 9af401c4350b21e3")]
+    Get { reference: String },
+    /// List artifacts, newest first
+    #[command(alias = "list")]
+    Ls {
+        #[arg(long, short = 'f')]
+        pipeline: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        #[arg(long, short = 'n', default_value_t = 15)]
+        per_page: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// Create or update an environment
+    #[command(after_help = "Example:\n  evident env create aws-prod --type ecs --description 'production'")]
+    Create {
+        name: String,
+        /// server, docker, k8s, ecs, lambda or s3
+        #[arg(long, short = 't')]
+        r#type: String,
+        #[arg(long, short = 'd', default_value = "")]
+        description: String,
+    },
+    /// List environments
+    #[command(alias = "list")]
+    Ls,
+    /// Show what ran in a snapshot: ENV, ENV#N, ENV#-N, ENV~N or ENV@{TIME}
+    #[command(after_help = "Examples:\n  evident env get aws-prod\n  evident env get aws-prod#65\n  evident env get aws-prod~1\n  evident env get 'aws-prod@{2022-08-24T18:00:00Z}'")]
+    Get { snappish: String },
+    /// Compare two snapshots, of one environment or of two
+    #[command(after_help = "Examples:\n  evident env diff aws-prod#64 aws-prod#65\n  evident env diff aws-beta aws-prod")]
+    Diff {
+        a: String,
+        b: String,
+        /// Also list what is the same in both
+        #[arg(long, short = 'u')]
+        show_unchanged: bool,
+    },
+    /// List an environment's snapshots, newest first
+    #[command(after_help = "Example:\n  evident env log aws-prod --per-page 15 --page 2")]
+    Log {
+        env: String,
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        #[arg(long, short = 'n', default_value_t = 15)]
+        per_page: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCmd {
+    /// Fingerprint files or directories on this server and report them
+    #[command(after_help = "Example:\n  evident snapshot server prod-web --paths /opt/app/bin,/opt/app/static")]
+    Server {
+        env: String,
+        /// Files or directories to fingerprint, comma-separated; each is one artifact
+        #[arg(long, short = 'p', value_delimiter = ',', required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the report instead of sending it
+        #[arg(long, short = 'D')]
+        dry_run: bool,
+    },
+    /// Send a report read from a JSON file (`{"artifacts": [...]}`), e.g. from a custom reporter
+    File {
+        env: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// Create an org (site admins)
+    Create {
+        name: String,
+        #[arg(long)]
+        private: bool,
+    },
+    /// List the orgs you can see
+    #[command(alias = "list")]
+    Ls,
+    /// Give a user a role in an org (org admins)
+    AddMember {
+        user: String,
+        #[arg(long, value_parser = ["reader", "writer", "admin"], default_value = "writer")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user and print their API token (shown once)
+    Create {
+        name: String,
+        #[arg(long)]
+        site_admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Create a user if needed and print a new API token for them (shown once)
+    #[command(after_help = "Example:\n  evident admin create-token --user admin --site-admin")]
+    CreateToken {
+        #[arg(long, env = "EVIDENT_DATABASE_URL")]
+        db: Option<String>,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long)]
+        site_admin: bool,
+    },
+    /// Create an org, optionally with an admin
+    CreateOrg {
+        name: String,
+        #[arg(long, env = "EVIDENT_DATABASE_URL")]
+        db: Option<String>,
+        #[arg(long)]
+        private: bool,
+        /// A user who becomes the org's admin
+        #[arg(long)]
+        admin: Option<String>,
+    },
+}

@@ -1,0 +1,61 @@
+//! One module per command group.
+
+mod admin;
+mod artifact;
+mod env;
+mod pipeline;
+mod report;
+mod server;
+mod snapshot;
+
+use anyhow::Context;
+use clap::CommandFactory;
+use evident_client::Client;
+
+use crate::cli::{Cli, Command};
+use crate::config::{resolve, ClientConfig};
+use crate::exit;
+
+/// What a client command needs: the client and the resolved settings.
+pub struct Ctx {
+    pub client: Client,
+    pub config: ClientConfig,
+}
+
+impl Ctx {
+    pub fn org(&self) -> anyhow::Result<&str> {
+        self.config.org()
+    }
+    pub fn json(&self) -> bool {
+        self.config.output == crate::output::Format::Json
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = || -> anyhow::Result<Ctx> {
+        let config = resolve(&cli.global)?;
+        let client = Client::new(&config.host, config.token.clone())
+            .context("invalid --host / EVIDENT_HOST")?;
+        Ok(Ctx { client, config })
+    };
+    match cli.command {
+        Command::Server(args) => server::run(args).await,
+        Command::Admin(cmd) => admin::run_admin(cmd).await,
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "evident", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Org(cmd) => admin::run_org(&ctx()?, cmd).await,
+        Command::User(cmd) => admin::run_user(&ctx()?, cmd).await,
+        Command::Pipeline(cmd) => pipeline::run(&ctx()?, cmd).await,
+        Command::Report(cmd) => report::run(&ctx()?, cmd).await,
+        Command::Artifact(cmd) => artifact::run(&ctx()?, cmd).await,
+        Command::Env(cmd) => env::run(&ctx()?, cmd).await,
+        Command::Snapshot(cmd) => snapshot::run(&ctx()?, cmd).await,
+    }
+}
+
+/// The user's time zone (honours `TZ`).
+pub fn tz() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::system()
+}
