@@ -21,7 +21,10 @@ pub enum ClientError {
     #[error("invalid server address {0:?}: use e.g. http://127.0.0.1:8080")]
     Host(String),
     #[error("cannot reach the server at {host}: {source}")]
-    Connect { host: String, source: reqwest::Error },
+    Connect {
+        host: String,
+        source: reqwest::Error,
+    },
     #[error("unexpected response from the server: {0}")]
     Decode(String),
 }
@@ -48,7 +51,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(host: &str, token: Option<String>) -> Result<Self> {
-        let base = Url::parse(host.trim_end_matches('/')).map_err(|_| ClientError::Host(host.into()))?;
+        let base =
+            Url::parse(host.trim_end_matches('/')).map_err(|_| ClientError::Host(host.into()))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(ClientError::Host(host.into()));
         }
@@ -111,7 +115,11 @@ impl Client {
                 message,
             });
         }
-        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
         serde_json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
@@ -126,7 +134,8 @@ impl Client {
             name: name.into(),
             site_admin,
         };
-        self.call(Method::POST, self.url(&["users"]), Some(&body)).await
+        self.call(Method::POST, self.url(&["users"]), Some(&body))
+            .await
     }
 
     pub async fn create_org(&self, name: &str, visibility: Visibility) -> Result<Org> {
@@ -134,7 +143,8 @@ impl Client {
             name: name.into(),
             visibility,
         };
-        self.call(Method::POST, self.url(&["orgs"]), Some(&body)).await
+        self.call(Method::POST, self.url(&["orgs"]), Some(&body))
+            .await
     }
 
     pub async fn orgs(&self) -> Result<Vec<Org>> {
@@ -156,33 +166,56 @@ impl Client {
         self.get(self.url(&["orgs", org, "pipelines", name])).await
     }
 
-    pub async fn put_pipeline(&self, org: &str, name: &str, req: &PipelineRequest) -> Result<Pipeline> {
+    pub async fn put_pipeline(
+        &self,
+        org: &str,
+        name: &str,
+        req: &PipelineRequest,
+    ) -> Result<Pipeline> {
         let url = self.url(&["orgs", org, "pipelines", name]);
         self.call(Method::PUT, url, Some(req)).await
     }
 
-    pub async fn report_artifact(&self, org: &str, pipeline: &str, req: &ArtifactReport) -> Result<Recorded> {
+    pub async fn report_artifact(
+        &self,
+        org: &str,
+        pipeline: &str,
+        req: &ArtifactReport,
+    ) -> Result<Recorded> {
         let url = self.url(&["orgs", org, "pipelines", pipeline, "artifacts"]);
         self.call(Method::POST, url, Some(req)).await
     }
 
     pub async fn report_evidence(&self, org: &str, req: &EvidenceReport) -> Result<Recorded> {
-        self.call(Method::POST, self.url(&["orgs", org, "evidence"]), Some(req))
-            .await
+        self.call(
+            Method::POST,
+            self.url(&["orgs", org, "evidence"]),
+            Some(req),
+        )
+        .await
     }
 
     pub async fn report_approval(&self, org: &str, req: &ApprovalReport) -> Result<Recorded> {
-        self.call(Method::POST, self.url(&["orgs", org, "approvals"]), Some(req))
-            .await
+        self.call(
+            Method::POST,
+            self.url(&["orgs", org, "approvals"]),
+            Some(req),
+        )
+        .await
     }
 
     pub async fn report_deployment(&self, org: &str, req: &DeploymentReport) -> Result<Recorded> {
-        self.call(Method::POST, self.url(&["orgs", org, "deployments"]), Some(req))
-            .await
+        self.call(
+            Method::POST,
+            self.url(&["orgs", org, "deployments"]),
+            Some(req),
+        )
+        .await
     }
 
     pub async fn artifact(&self, org: &str, reference: &str) -> Result<Artifact> {
-        self.get(self.url(&["orgs", org, "artifacts", reference])).await
+        self.get(self.url(&["orgs", org, "artifacts", reference]))
+            .await
     }
 
     pub async fn artifacts(
@@ -214,18 +247,29 @@ impl Client {
         self.get(self.url(&["orgs", org, "envs", env])).await
     }
 
-    pub async fn put_environment(&self, org: &str, env: &str, req: &EnvironmentRequest) -> Result<Environment> {
+    pub async fn put_environment(
+        &self,
+        org: &str,
+        env: &str,
+        req: &EnvironmentRequest,
+    ) -> Result<Environment> {
         let url = self.url(&["orgs", org, "envs", env]);
         self.call(Method::PUT, url, Some(req)).await
     }
 
-    pub async fn report_environment(&self, org: &str, env: &str, report: &EnvironmentReport) -> Result<ReportOutcome> {
+    pub async fn report_environment(
+        &self,
+        org: &str,
+        env: &str,
+        report: &EnvironmentReport,
+    ) -> Result<ReportOutcome> {
         let url = self.url(&["orgs", org, "envs", env, "report"]);
         self.call(Method::PUT, url, Some(report)).await
     }
 
     pub async fn snapshot(&self, org: &str, snappish: &str) -> Result<Snapshot> {
-        self.get(self.url(&["orgs", org, "snapshots", snappish])).await
+        self.get(self.url(&["orgs", org, "snapshots", snappish]))
+            .await
     }
 
     pub async fn diff(&self, org: &str, a: &str, b: &str, unchanged: bool) -> Result<SnapshotDiff> {
@@ -237,7 +281,13 @@ impl Client {
         self.get(url).await
     }
 
-    pub async fn log(&self, org: &str, env: &str, page: u64, per_page: u64) -> Result<Page<SnapshotSpan>> {
+    pub async fn log(
+        &self,
+        org: &str,
+        env: &str,
+        page: u64,
+        per_page: u64,
+    ) -> Result<Page<SnapshotSpan>> {
         let mut url = self.url(&["orgs", org, "envs", env, "log"]);
         url.query_pairs_mut()
             .append_pair("page", &page.to_string())

@@ -10,4 +10,4 @@ pub mod snapshot;
 pub mod time;
 
 pub use fingerprint::Fingerprint;
-pub use refs::{ArtifactRef, SnapshotSelector, Snappish};
+pub use refs::{ArtifactRef, Snappish, SnapshotSelector};

@@ -19,7 +19,9 @@ pub enum RefError {
     FingerprintPrefix(String),
     #[error("only one of '#', '~' or '@' may appear in {0:?}")]
     TooManySeparators(String),
-    #[error("snapshot number in {0:?} must be a non-zero integer (#1 is the first, #-1 the latest)")]
+    #[error(
+        "snapshot number in {0:?} must be a non-zero integer (#1 is the first, #-1 the latest)"
+    )]
     Number(String),
     #[error("invalid time in {0:?}: use @{{2022-08-24T18:00:00Z}} or @{{3.days.ago}}")]
     Time(String),
@@ -175,7 +177,10 @@ impl Snappish {
         let env = &s[..at];
         check_name(env)?;
         let rest = &s[at + 1..];
-        let number = |r: &str| r.parse::<i64>().map_err(|_| RefError::Number(s.to_string()));
+        let number = |r: &str| {
+            r.parse::<i64>()
+                .map_err(|_| RefError::Number(s.to_string()))
+        };
         let selector = match sep {
             '#' => match number(rest)? {
                 0 => return Err(RefError::Number(s.to_string())),
@@ -192,7 +197,9 @@ impl Snappish {
                     .strip_prefix('{')
                     .and_then(|r| r.strip_suffix('}'))
                     .ok_or_else(|| RefError::Time(s.to_string()))?;
-                SnapshotSelector::At(parse_instant(inner, now).ok_or(RefError::Time(s.to_string()))?)
+                SnapshotSelector::At(
+                    parse_instant(inner, now).ok_or(RefError::Time(s.to_string()))?,
+                )
             }
         };
         Ok(Self {
@@ -225,10 +232,16 @@ pub fn parse_instant(s: &str, now: Timestamp) -> Option<Timestamp> {
         return Some(t);
     }
     if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        return dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        return dt
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp());
     }
     if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        return d
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp());
     }
     let mut parts = s.split('.');
     let (n, unit, ago) = (parts.next()?, parts.next()?, parts.next()?);
@@ -278,7 +291,15 @@ mod tests {
 
     #[test]
     fn snappish_rejects_bad_input() {
-        for bad in ["", "aws-prod#0", "aws-prod#x", "a#1~2", "#3", "aws-prod@2022", "a~-1"] {
+        for bad in [
+            "",
+            "aws-prod#0",
+            "aws-prod#x",
+            "a#1~2",
+            "#3",
+            "aws-prod@2022",
+            "a~-1",
+        ] {
             assert!(Snappish::parse(bad, now()).is_err(), "{bad} accepted");
         }
     }

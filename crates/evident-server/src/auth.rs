@@ -34,7 +34,13 @@ pub async fn mint_token(
         (hex::encode(id), hex::encode(secret))
     };
     store
-        .create_token(user.id, &id, &hash_secret(&secret), description, Timestamp::now())
+        .create_token(
+            user.id,
+            &id,
+            &hash_secret(&secret),
+            description,
+            Timestamp::now(),
+        )
         .await?;
     Ok(NewToken {
         user: user.name.clone(),
@@ -49,7 +55,13 @@ pub async fn install_token(store: &dyn Store, user: &UserRecord, token: &str) ->
     })?;
     if store.token(id).await?.is_none() {
         store
-            .create_token(user.id, id, &hash_secret(secret), "bootstrap", Timestamp::now())
+            .create_token(
+                user.id,
+                id,
+                &hash_secret(secret),
+                "bootstrap",
+                Timestamp::now(),
+            )
             .await?;
     }
     Ok(())
@@ -90,7 +102,14 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .trim();
         let invalid = || ApiError::unauthorized("invalid API token");
         let (id, secret) = split(token).ok_or_else(invalid)?;
-        let record = state.store.token(id).await?.ok_or_else(invalid)?;
+        let record = match state.tokens.get(&id.to_string()) {
+            Some(r) => r,
+            None => {
+                let r = state.store.token(id).await?.ok_or_else(invalid)?;
+                state.tokens.insert(id.to_string(), r.clone());
+                r
+            }
+        };
         if bool::from(hash_secret(secret).ct_eq(&record.secret_hash)) {
             Ok(Caller { user: record.user })
         } else {
@@ -110,13 +129,28 @@ pub enum Access {
 impl Caller {
     /// Finds the org and checks access. A private org the caller cannot read is reported as
     /// missing, so its existence does not leak.
-    pub async fn org(&self, store: &dyn Store, name: &str, access: Access) -> ApiResult<OrgRecord> {
+    pub async fn org(&self, app: &AppState, name: &str, access: Access) -> ApiResult<OrgRecord> {
         let missing = || ApiError::not_found(format!("org {name:?} not found"));
-        let org = store.org(name).await?.ok_or_else(missing)?;
+        let org = match app.orgs.get(&name.to_string()) {
+            Some(org) => org,
+            None => {
+                let org = app.store.org(name).await?.ok_or_else(missing)?;
+                app.orgs.insert(name.to_string(), org.clone());
+                org
+            }
+        };
         if self.user.site_admin {
             return Ok(org);
         }
-        let role = store.role(org.id, self.user.id).await?;
+        let key = (org.id, self.user.id);
+        let role = match app.roles.get(&key) {
+            Some(role) => role,
+            None => {
+                let role = app.store.role(org.id, self.user.id).await?;
+                app.roles.insert(key, role);
+                role
+            }
+        };
         if role.is_none() && org.visibility == Visibility::Private {
             return Err(missing());
         }

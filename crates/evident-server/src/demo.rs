@@ -169,25 +169,38 @@ struct Demo<'a> {
 }
 
 impl<'a> Demo<'a> {
-    async fn release(&mut self, service: &'static str, at: Timestamp, known: Option<&Known>) -> ApiResult<Release> {
+    async fn release(
+        &mut self,
+        service: &'static str,
+        at: Timestamp,
+        known: Option<&Known>,
+    ) -> ApiResult<Release> {
         let n = self.counters.entry(service).or_default();
         *n += 1;
         let n = n.to_string();
         let (commit, fingerprint, build) = match known {
-            Some(k) if k.commit.len() == 40 => (k.commit.to_string(), k.fingerprint.to_string(), k.build),
+            Some(k) if k.commit.len() == 40 => {
+                (k.commit.to_string(), k.fingerprint.to_string(), k.build)
+            }
             Some(k) => {
                 let rest = digest(&["commit", service, k.commit]);
-                (format!("{}{}", k.commit, &rest[..33]), k.fingerprint.to_string(), k.build)
+                (
+                    format!("{}{}", k.commit, &rest[..33]),
+                    k.fingerprint.to_string(),
+                    k.build,
+                )
             }
             None => (
                 digest(&["commit", service, &n])[..40].to_string(),
                 digest(&["image", service, &n]),
-                2_700_000_000 + u64::from_str_radix(&digest(&["build", service, &n])[..6], 16).unwrap_or(0),
+                2_700_000_000
+                    + u64::from_str_radix(&digest(&["build", service, &n])[..6], 16).unwrap_or(0),
             ),
         };
         let release = Release {
             service,
-            fingerprint: Fingerprint::parse(&fingerprint).map_err(|e| ApiError::bad_request(e.to_string()))?,
+            fingerprint: Fingerprint::parse(&fingerprint)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
             commit,
         };
         let url = format!("https://github.com/cyber-dojo/{service}");
@@ -224,7 +237,9 @@ impl<'a> Demo<'a> {
                         release.service
                     )),
                     description: Some("branch coverage of the test suite".into()),
-                    user_data: Some(serde_json::json!({"branches": if compliant { 100 } else { 87 }})),
+                    user_data: Some(
+                        serde_json::json!({"branches": if compliant { 100 } else { 87 }}),
+                    ),
                     pipeline: None,
                 },
                 at,
@@ -285,7 +300,9 @@ impl<'a> Demo<'a> {
             artifacts,
             kind: Some("ECS".into()),
         };
-        self.ledger.report_environment(&self.org, env, &report, at).await
+        self.ledger
+            .report_environment(&self.org, env, &report, at)
+            .await
     }
 
     fn set(&mut self, env: &'static str, key: &str, running: Option<Running>) {
@@ -345,8 +362,10 @@ impl<'a> Demo<'a> {
         in_place: bool,
     ) -> ApiResult<Release> {
         let release = self.release(service, beta_at - secs(600), known).await?;
-        self.roll_out(BETA, &release, beta_at, beta_at - secs(25), in_place).await?;
-        self.roll_out(PROD, &release, prod_at, prod_since, in_place).await?;
+        self.roll_out(BETA, &release, beta_at, beta_at - secs(25), in_place)
+            .await?;
+        self.roll_out(PROD, &release, prod_at, prod_since, in_place)
+            .await?;
         Ok(release)
     }
 
@@ -375,7 +394,12 @@ impl<'a> Demo<'a> {
     }
 
     /// `count` filler slots from `first`, `every` apart, cycling through `services`.
-    fn slots(first: Timestamp, every: SignedDuration, services: &[&'static str], in_place_first: bool) -> Vec<(Timestamp, Step)> {
+    fn slots(
+        first: Timestamp,
+        every: SignedDuration,
+        services: &[&'static str],
+        in_place_first: bool,
+    ) -> Vec<(Timestamp, Step)> {
         services
             .iter()
             .enumerate()
@@ -391,13 +415,33 @@ impl<'a> Demo<'a> {
             .collect()
     }
 
-    fn rogue(env: &'static str, image: &'static str, first: Timestamp, every: SignedDuration, times: usize) -> Vec<(Timestamp, Step)> {
+    fn rogue(
+        env: &'static str,
+        image: &'static str,
+        first: Timestamp,
+        every: SignedDuration,
+        times: usize,
+    ) -> Vec<(Timestamp, Step)> {
         (0..times)
             .flat_map(|i| {
                 let start = first + every * i as i32;
                 [
-                    (start, Step::Rogue { env, image, start: true }),
-                    (start + secs(1800), Step::Rogue { env, image, start: false }),
+                    (
+                        start,
+                        Step::Rogue {
+                            env,
+                            image,
+                            start: true,
+                        },
+                    ),
+                    (
+                        start + secs(1800),
+                        Step::Rogue {
+                            env,
+                            image,
+                            start: false,
+                        },
+                    ),
                 ]
             })
             .collect()
@@ -406,7 +450,9 @@ impl<'a> Demo<'a> {
 
 /// A list of `n` services from the rotation, starting at `offset`, with `extra` mixed in.
 fn rotation(n: usize, offset: usize) -> Vec<&'static str> {
-    (0..n).map(|i| ROTATION[(i + offset) % ROTATION.len()]).collect()
+    (0..n)
+        .map(|i| ROTATION[(i + offset) % ROTATION.len()])
+        .collect()
 }
 
 /// Interleaves `special` services evenly into `base`.
@@ -423,7 +469,9 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
     let store = ledger.store.as_ref();
     let start = t("2022-07-01T08:00:00Z");
     let user = store.create_user("demo", false, start).await?;
-    let org = store.create_org(ORG, Visibility::Public, Some(user.id), start).await?;
+    let org = store
+        .create_org(ORG, Visibility::Public, Some(user.id), start)
+        .await?;
     let token = crate::auth::mint_token(store, &user, "demo").await?;
 
     for (name, description) in PIPELINES {
@@ -439,7 +487,10 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
         };
         ledger.put_pipeline(&org, name, req, start).await?;
     }
-    for (env, description) in [(BETA, "cyber-dojo beta on AWS ECS"), (PROD, "cyber-dojo production on AWS ECS")] {
+    for (env, description) in [
+        (BETA, "cyber-dojo beta on AWS ECS"),
+        (PROD, "cyber-dojo production on AWS ECS"),
+    ] {
         let req = EnvironmentRequest {
             kind: "ecs".into(),
             description: description.into(),
@@ -462,45 +513,106 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
         for env in [BETA, PROD] {
             demo.deployment(&release, env, init - secs(300)).await?;
             let replicas = 1;
-            demo.set(env, service, Some(Demo::running(&release, env, replicas, init - secs(120))));
+            demo.set(
+                env,
+                service,
+                Some(Demo::running(&release, env, replicas, init - secs(120))),
+            );
         }
     }
     demo.report(BETA, init).await?;
     demo.report(PROD, init).await?;
     let a = mix(mix(rotation(8, 0), "runner", 6), "web", 6);
     let mut steps = Demo::slots(t("2022-08-01T12:00:00Z"), hours(21), &a, true);
-    steps.extend(Demo::rogue(BETA, "loadtest/k6:latest", t("2022-08-02T03:00:00Z"), hours(40), 9));
+    steps.extend(Demo::rogue(
+        BETA,
+        "loadtest/k6:latest",
+        t("2022-08-02T03:00:00Z"),
+        hours(40),
+        9,
+    ));
     demo.run_steps(steps).await?;
     // A runner release that failed its coverage: deployed to beta, never started.
-    let failed = demo.release("runner", t("2022-08-19T09:00:00Z"), None).await?;
-    demo.evidence(&failed, false, t("2022-08-19T09:02:00Z")).await?;
-    demo.deployment(&failed, BETA, t("2022-08-19T09:05:00Z")).await?;
+    let failed = demo
+        .release("runner", t("2022-08-19T09:00:00Z"), None)
+        .await?;
+    demo.evidence(&failed, false, t("2022-08-19T09:02:00Z"))
+        .await?;
+    demo.deployment(&failed, BETA, t("2022-08-19T09:05:00Z"))
+        .await?;
 
     // The tail of phase A: what `env get aws-prod#65` shows, oldest first.
     let differ_at = t("2022-08-20T09:55:00Z");
-    demo.shared("differ", Some(&DIFFER_1A2B170), differ_at, differ_at + secs(300), differ_at + secs(280), false).await?;
-    demo.shared("runner", Some(&RUNNER_85D83C6), t("2022-08-20T20:10:00Z"), t("2022-08-20T20:33:03Z"), t("2022-08-20T20:32:43Z"), false).await?;
-    let tail = ["creator", "custom-start-points", "dashboard", "exercises-start-points", "languages-start-points", "nginx", "repler", "saver", "web"];
+    demo.shared(
+        "differ",
+        Some(&DIFFER_1A2B170),
+        differ_at,
+        differ_at + secs(300),
+        differ_at + secs(280),
+        false,
+    )
+    .await?;
+    demo.shared(
+        "runner",
+        Some(&RUNNER_85D83C6),
+        t("2022-08-20T20:10:00Z"),
+        t("2022-08-20T20:33:03Z"),
+        t("2022-08-20T20:32:43Z"),
+        false,
+    )
+    .await?;
+    let tail = [
+        "creator",
+        "custom-start-points",
+        "dashboard",
+        "exercises-start-points",
+        "languages-start-points",
+        "nginx",
+        "repler",
+        "saver",
+        "web",
+    ];
     for (k, service) in tail.into_iter().enumerate() {
         let at = t("2022-08-21T00:00:00Z") + hours(3) * k as i32;
-        demo.shared(service, None, at, at + secs(300), at + secs(280), false).await?;
+        demo.shared(service, None, at, at + secs(300), at + secs(280), false)
+            .await?;
     }
     let shas_at = t("2022-08-22T06:30:00Z");
-    demo.shared("shas", Some(&SHAS_7C45272), shas_at, shas_at + secs(300), shas_at + secs(280), false).await?;
+    demo.shared(
+        "shas",
+        Some(&SHAS_7C45272),
+        shas_at,
+        shas_at + secs(300),
+        shas_at + secs(280),
+        false,
+    )
+    .await?;
 
     // Phase B, 22 August: runner 16d9990 brings the third replica back (blue-green).
-    let runner = demo.release("runner", t("2022-08-22T09:34:59Z"), Some(&RUNNER_16D9990)).await?;
+    let runner = demo
+        .release("runner", t("2022-08-22T09:34:59Z"), Some(&RUNNER_16D9990))
+        .await?;
     // `release` reported the coverage 61 s after creation: 11:36:00 CEST, as the tutorial shows.
-    demo.deployment(&runner, BETA, t("2022-08-22T09:37:15Z")).await?;
-    demo.deployment(&runner, PROD, t("2022-08-22T09:38:19Z")).await?;
+    demo.deployment(&runner, BETA, t("2022-08-22T09:37:15Z"))
+        .await?;
+    demo.deployment(&runner, PROD, t("2022-08-22T09:38:19Z"))
+        .await?;
     let blue = "runner~16d9990";
-    demo.set(BETA, blue, Some(Demo::running(&runner, BETA, 3, t("2022-08-22T09:38:05Z"))));
+    demo.set(
+        BETA,
+        blue,
+        Some(Demo::running(&runner, BETA, 3, t("2022-08-22T09:38:05Z"))),
+    );
     demo.report(BETA, t("2022-08-22T09:38:30Z")).await?; // aws-beta#83
     let b = demo.envs[BETA][blue].clone();
     demo.set(BETA, blue, None);
     demo.set(BETA, "runner", Some(b));
     demo.report(BETA, t("2022-08-22T09:39:30Z")).await?; // aws-beta#84
-    demo.set(PROD, blue, Some(Demo::running(&runner, PROD, 3, t("2022-08-22T09:39:17Z"))));
+    demo.set(
+        PROD,
+        blue,
+        Some(Demo::running(&runner, PROD, 3, t("2022-08-22T09:39:17Z"))),
+    );
     demo.report(PROD, t("2022-08-22T09:39:45Z")).await?; // aws-prod#65
     let p = demo.envs[PROD][blue].clone();
     demo.set(PROD, blue, None);
@@ -508,14 +620,32 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
     demo.report(PROD, t("2022-08-22T09:40:45Z")).await?; // aws-prod#66
 
     // Phase C, 22-24 August.
-    let mut steps = Demo::slots(t("2022-08-22T12:00:00Z"), hours(4), &mix(rotation(8, 3), "web", 4), true);
-    steps.extend(Demo::rogue(BETA, "loadtest/k6:latest", t("2022-08-22T14:30:00Z"), hours(10), 4));
+    let mut steps = Demo::slots(
+        t("2022-08-22T12:00:00Z"),
+        hours(4),
+        &mix(rotation(8, 3), "web", 4),
+        true,
+    );
+    steps.extend(Demo::rogue(
+        BETA,
+        "loadtest/k6:latest",
+        t("2022-08-22T14:30:00Z"),
+        hours(10),
+        4,
+    ));
     demo.run_steps(steps).await?;
 
     // Phase D, 24 August: the next runner replaces 16d9990; scaling down shows in its history.
-    let next = demo.release("runner", t("2022-08-24T15:50:00Z"), None).await?;
-    demo.deployment(&next, BETA, t("2022-08-24T16:02:00Z")).await?;
-    demo.set(BETA, "runner~next", Some(Demo::running(&next, BETA, 3, t("2022-08-24T16:02:50Z"))));
+    let next = demo
+        .release("runner", t("2022-08-24T15:50:00Z"), None)
+        .await?;
+    demo.deployment(&next, BETA, t("2022-08-24T16:02:00Z"))
+        .await?;
+    demo.set(
+        BETA,
+        "runner~next",
+        Some(Demo::running(&next, BETA, 3, t("2022-08-24T16:02:50Z"))),
+    );
     demo.report(BETA, t("2022-08-24T16:03:22Z")).await?; // aws-beta#116
     scale(&mut demo, BETA, "runner", 2);
     demo.report(BETA, t("2022-08-24T16:04:22Z")).await?; // aws-beta#117
@@ -523,15 +653,34 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
     demo.set(BETA, "runner~next", None);
     demo.set(BETA, "runner", Some(r));
     demo.report(BETA, t("2022-08-24T16:05:22Z")).await?; // aws-beta#118
-    let nginx = demo.release("nginx", t("2022-08-24T15:55:00Z"), None).await?;
-    demo.roll_out(BETA, &nginx, t("2022-08-24T16:06:22Z"), t("2022-08-24T16:06:00Z"), true).await?; // #119
-    demo.deployment(&next, PROD, t("2022-08-24T16:08:30Z")).await?;
-    demo.set(PROD, "runner~next", Some(Demo::running(&next, PROD, 3, t("2022-08-24T16:08:55Z"))));
+    let nginx = demo
+        .release("nginx", t("2022-08-24T15:55:00Z"), None)
+        .await?;
+    demo.roll_out(
+        BETA,
+        &nginx,
+        t("2022-08-24T16:06:22Z"),
+        t("2022-08-24T16:06:00Z"),
+        true,
+    )
+    .await?; // #119
+    demo.deployment(&next, PROD, t("2022-08-24T16:08:30Z"))
+        .await?;
+    demo.set(
+        PROD,
+        "runner~next",
+        Some(Demo::running(&next, PROD, 3, t("2022-08-24T16:08:55Z"))),
+    );
     demo.report(PROD, t("2022-08-24T16:09:14Z")).await?; // aws-prod#90
     scale(&mut demo, PROD, "runner", 1);
     demo.report(PROD, t("2022-08-24T16:10:14Z")).await?; // aws-prod#91
-    demo.deployment(&nginx, PROD, t("2022-08-24T16:10:40Z")).await?;
-    demo.set(PROD, "nginx~next", Some(Demo::running(&nginx, PROD, 1, t("2022-08-24T16:10:58Z"))));
+    demo.deployment(&nginx, PROD, t("2022-08-24T16:10:40Z"))
+        .await?;
+    demo.set(
+        PROD,
+        "nginx~next",
+        Some(Demo::running(&nginx, PROD, 1, t("2022-08-24T16:10:58Z"))),
+    );
     demo.report(PROD, t("2022-08-24T16:11:14Z")).await?; // aws-prod#92
     for (blue, service) in [("runner~next", "runner"), ("nginx~next", "nginx")] {
         let r = demo.envs[PROD][blue].clone();
@@ -541,27 +690,66 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
     demo.report(PROD, t("2022-08-24T16:12:14Z")).await?; // aws-prod#93
 
     // Phase E, 24 August - 1 September; a debug shell appears in prod now and then.
-    let mut steps = Demo::slots(t("2022-08-24T18:00:00Z"), hours(6), &mix(rotation(19, 5), "web", 11), false);
-    steps.extend(Demo::rogue(PROD, "busybox:1.35", t("2022-08-25T03:00:00Z"), hours(36), 4));
+    let mut steps = Demo::slots(
+        t("2022-08-24T18:00:00Z"),
+        hours(6),
+        &mix(rotation(19, 5), "web", 11),
+        false,
+    );
+    steps.extend(Demo::rogue(
+        PROD,
+        "busybox:1.35",
+        t("2022-08-25T03:00:00Z"),
+        hours(36),
+        4,
+    ));
     demo.run_steps(steps).await?;
     let web_failed = demo.release("web", t("2022-08-28T04:50:00Z"), None).await?;
-    demo.deployment(&web_failed, BETA, t("2022-08-28T05:00:00Z")).await?;
+    demo.deployment(&web_failed, BETA, t("2022-08-28T05:00:00Z"))
+        .await?;
 
     // Phase F, 2-5 September.
     let beta_at = t("2022-09-02T03:00:00Z");
-    demo.shared("web", Some(&WEB_6B1B6BC), beta_at, t("2022-09-02T03:36:28Z"), t("2022-09-02T03:32:00Z"), false).await?;
+    demo.shared(
+        "web",
+        Some(&WEB_6B1B6BC),
+        beta_at,
+        t("2022-09-02T03:36:28Z"),
+        t("2022-09-02T03:32:00Z"),
+        false,
+    )
+    .await?;
     for (service, beta_at, prod_at) in [
         ("saver", "2022-09-02T17:00:00Z", "2022-09-02T17:27:28Z"),
         ("dashboard", "2022-09-04T00:40:00Z", "2022-09-04T01:10:28Z"),
-        ("languages-start-points", "2022-09-05T05:30:00Z", "2022-09-05T05:59:28Z"),
+        (
+            "languages-start-points",
+            "2022-09-05T05:30:00Z",
+            "2022-09-05T05:59:28Z",
+        ),
     ] {
-        demo.shared(service, None, t(beta_at), t(prod_at), t(prod_at) - secs(20), false).await?;
+        demo.shared(
+            service,
+            None,
+            t(beta_at),
+            t(prod_at),
+            t(prod_at) - secs(20),
+            false,
+        )
+        .await?;
     }
 
     // Phase G, 6 September: web c3ada4d reaches beta and waits for approval.
-    let web = demo.release("web", t("2022-09-06T08:26:29Z"), Some(&WEB_C3ADA4D)).await?;
-    demo.deployment(&web, BETA, t("2022-09-06T08:27:42Z")).await?;
-    demo.set(BETA, "web~c3ada4d", Some(Demo::running(&web, BETA, 1, t("2022-09-06T08:28:40Z"))));
+    let web = demo
+        .release("web", t("2022-09-06T08:26:29Z"), Some(&WEB_C3ADA4D))
+        .await?;
+    demo.deployment(&web, BETA, t("2022-09-06T08:27:42Z"))
+        .await?;
+    demo.set(
+        BETA,
+        "web~c3ada4d",
+        Some(Demo::running(&web, BETA, 1, t("2022-09-06T08:28:40Z"))),
+    );
     demo.report(BETA, t("2022-09-06T08:29:22Z")).await?; // aws-beta#188
     let w = demo.envs[BETA]["web~c3ada4d"].clone();
     demo.set(BETA, "web~c3ada4d", None);
@@ -570,18 +758,64 @@ pub async fn load(ledger: &Ledger) -> ApiResult<String> {
 
     // Phase H, 6 September afternoon: two releases, then the creator incident.
     for (service, beta_at, prod_at, stop_at) in [
-        ("repler", "2022-09-06T13:00:00Z", "2022-09-06T13:27:28Z", "2022-09-06T13:28:27Z"),
-        ("nginx", "2022-09-06T13:40:00Z", "2022-09-06T13:52:28Z", "2022-09-06T13:53:28Z"),
+        (
+            "repler",
+            "2022-09-06T13:00:00Z",
+            "2022-09-06T13:27:28Z",
+            "2022-09-06T13:28:27Z",
+        ),
+        (
+            "nginx",
+            "2022-09-06T13:40:00Z",
+            "2022-09-06T13:52:28Z",
+            "2022-09-06T13:53:28Z",
+        ),
     ] {
         let release = demo.release(service, t(beta_at) - secs(600), None).await?;
-        demo.roll_out(BETA, &release, t(beta_at), t(beta_at) - secs(25), false).await?;
-        blue_green(&mut demo, PROD, &release, t(prod_at) - secs(20), t(prod_at), t(stop_at)).await?;
+        demo.roll_out(BETA, &release, t(beta_at), t(beta_at) - secs(25), false)
+            .await?;
+        blue_green(
+            &mut demo,
+            PROD,
+            &release,
+            t(prod_at) - secs(20),
+            t(prod_at),
+            t(stop_at),
+        )
+        .await?;
     }
-    let hotfix = demo.release("creator", t("2022-09-06T14:35:00Z"), Some(&CREATOR_31DEE35)).await?;
-    blue_green(&mut demo, PROD, &hotfix, t("2022-09-06T14:41:44Z"), t("2022-09-06T14:42:28Z"), t("2022-09-06T14:43:28Z")).await?;
-    let fix = demo.release("creator", t("2022-09-06T14:40:00Z"), Some(&CREATOR_B7A5908)).await?;
-    demo.roll_out(BETA, &fix, t("2022-09-06T14:45:00Z"), t("2022-09-06T14:44:35Z"), false).await?;
-    blue_green(&mut demo, PROD, &fix, t("2022-09-06T14:52:03Z"), t("2022-09-06T14:52:28Z"), t("2022-09-06T14:53:28Z")).await?;
+    let hotfix = demo
+        .release("creator", t("2022-09-06T14:35:00Z"), Some(&CREATOR_31DEE35))
+        .await?;
+    blue_green(
+        &mut demo,
+        PROD,
+        &hotfix,
+        t("2022-09-06T14:41:44Z"),
+        t("2022-09-06T14:42:28Z"),
+        t("2022-09-06T14:43:28Z"),
+    )
+    .await?;
+    let fix = demo
+        .release("creator", t("2022-09-06T14:40:00Z"), Some(&CREATOR_B7A5908))
+        .await?;
+    demo.roll_out(
+        BETA,
+        &fix,
+        t("2022-09-06T14:45:00Z"),
+        t("2022-09-06T14:44:35Z"),
+        false,
+    )
+    .await?;
+    blue_green(
+        &mut demo,
+        PROD,
+        &fix,
+        t("2022-09-06T14:52:03Z"),
+        t("2022-09-06T14:52:28Z"),
+        t("2022-09-06T14:53:28Z"),
+    )
+    .await?;
     // Later reports find nothing new: heartbeats, not snapshots.
     demo.report(PROD, t("2022-09-06T14:56:28Z")).await?;
     demo.report(BETA, t("2022-09-06T14:56:30Z")).await?;
@@ -619,7 +853,12 @@ async fn blue_green(
 /// The tutorials quote snapshot numbers; fail loudly if the story drifted from them.
 async fn check_numbers(demo: &Demo<'_>) -> ApiResult<()> {
     for (env, expected) in [(BETA, 195), (PROD, 177)] {
-        let latest = demo.ledger.environment(&demo.org, env).await?.env.latest_snapshot;
+        let latest = demo
+            .ledger
+            .environment(&demo.org, env)
+            .await?
+            .env
+            .latest_snapshot;
         if latest != Some(expected) {
             return Err(ApiError::conflict(format!(
                 "demo data drifted: {env} has {latest:?} snapshots, the story needs {expected}"

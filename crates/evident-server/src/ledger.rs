@@ -9,7 +9,7 @@ use evident_core::compliance::{artifact_verdict, state_word};
 use evident_core::history::{self, RunSpan};
 use evident_core::refs::check_name;
 use evident_core::snapshot::{diff, EnvState, EnvironmentReport};
-use evident_core::{ArtifactRef, Fingerprint, SnapshotSelector, Snappish};
+use evident_core::{ArtifactRef, Fingerprint, Snappish, SnapshotSelector};
 use evident_store::{ArtifactRecord, EnvRecord, EvidenceRecord, OrgRecord, Store};
 use jiff::Timestamp;
 
@@ -100,7 +100,10 @@ impl Ledger {
         }
         check_text("name", &req.name, 1024)?;
         check_commit(&req.git_commit)?;
-        for (field, v) in [("commit_url", &req.commit_url), ("build_url", &req.build_url)] {
+        for (field, v) in [
+            ("commit_url", &req.commit_url),
+            ("build_url", &req.build_url),
+        ] {
             check_text(field, v.as_deref().unwrap_or(""), 2048)?;
         }
         let req = ArtifactReport {
@@ -122,7 +125,11 @@ impl Ledger {
         now: Timestamp,
     ) -> ApiResult<Recorded> {
         check_name(&req.name)?;
-        check_text("description", req.description.as_deref().unwrap_or(""), 4096)?;
+        check_text(
+            "description",
+            req.description.as_deref().unwrap_or(""),
+            4096,
+        )?;
         let a = self.store.report_evidence(org, &req, now).await?;
         Ok(Recorded {
             pipeline: a.pipeline,
@@ -198,10 +205,17 @@ impl Ledger {
         report: &EnvironmentReport,
         now: Timestamp,
     ) -> ApiResult<ReportOutcome> {
-        let env = self.environment(org, env_name).await?;
-        let state = EnvState::from_report(report, now)
-            .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))?;
-        Ok(self.store.report_environment(org, &env, &state, now).await?)
+        let state = EnvState::from_report(report, now).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                e.to_string(),
+            )
+        })?;
+        Ok(self
+            .store
+            .report_environment(org, env_name, &state, now)
+            .await?)
     }
 
     /// Resolves a snappish to an environment and snapshot number.
@@ -214,9 +228,11 @@ impl Ledger {
             )));
         };
         let number = match s.selector {
-            SnapshotSelector::At(t) => self.store.snapshot_at(env.id, t).await?.ok_or_else(|| {
-                ApiError::not_found(format!("{} has no snapshot at or before {t}", s.env))
-            })?,
+            SnapshotSelector::At(t) => {
+                self.store.snapshot_at(env.id, t).await?.ok_or_else(|| {
+                    ApiError::not_found(format!("{} has no snapshot at or before {t}", s.env))
+                })?
+            }
             sel => sel.resolve_number(latest).ok_or_else(|| {
                 ApiError::not_found(format!(
                     "snapshot {s} does not exist: {} has snapshots #1 to #{latest}",
@@ -232,7 +248,12 @@ impl Ledger {
         self.snapshot_of(org, &env, number).await
     }
 
-    async fn snapshot_of(&self, org: &OrgRecord, env: &EnvRecord, number: u64) -> ApiResult<Snapshot> {
+    async fn snapshot_of(
+        &self,
+        org: &OrgRecord,
+        env: &EnvRecord,
+        number: u64,
+    ) -> ApiResult<Snapshot> {
         let created_at = self
             .store
             .snapshot_time(env.id, number)
@@ -247,7 +268,10 @@ impl Ledger {
                 let found = known.get(&r.fingerprint);
                 let (compliant, reasons) = match found {
                     Some((_, v)) => (v.compliant, v.reasons.clone()),
-                    None => (false, vec!["unknown provenance: no pipeline reported this artifact".to_string()]),
+                    None => (
+                        false,
+                        vec!["unknown provenance: no pipeline reported this artifact".to_string()],
+                    ),
                 };
                 SnapshotArtifact {
                     provenance: found.is_some(),
@@ -263,9 +287,7 @@ impl Ledger {
                 }
             })
             .collect();
-        artifacts.sort_by(|a, b| {
-            (b.running_since, &a.names).cmp(&(a.running_since, &b.names))
-        });
+        artifacts.sort_by(|a, b| (b.running_since, &a.names).cmp(&(a.running_since, &b.names)));
         Ok(Snapshot {
             environment: env.env.name.clone(),
             number,
@@ -351,7 +373,11 @@ impl Ledger {
     // ---- artifacts ----
 
     /// The one artifact a reference names; ambiguity is an error listing the candidates.
-    pub async fn find_artifact(&self, org: &OrgRecord, r: &ArtifactRef) -> ApiResult<ArtifactRecord> {
+    pub async fn find_artifact(
+        &self,
+        org: &OrgRecord,
+        r: &ArtifactRef,
+    ) -> ApiResult<ArtifactRecord> {
         let mut found = self.store.find_artifacts(org.id, r).await?;
         match found.len() {
             0 => Err(ApiError::not_found(format!("no artifact matches {r}"))),
@@ -468,7 +494,10 @@ impl Ledger {
 }
 
 /// Compliance of one artifact given evidence (of possibly many artifacts), oldest first.
-fn verdict_of(a: &ArtifactRecord, evidence: &[EvidenceRecord]) -> evident_core::compliance::Verdict {
+fn verdict_of(
+    a: &ArtifactRecord,
+    evidence: &[EvidenceRecord],
+) -> evident_core::compliance::Verdict {
     let latest: BTreeMap<String, bool> = evidence
         .iter()
         .filter(|e| e.artifact_id == a.id)

@@ -4,6 +4,7 @@
 //! run a real server on `127.0.0.1:0`.
 
 mod auth;
+mod cache;
 pub mod demo;
 mod error;
 mod extract;
@@ -53,6 +54,9 @@ impl Default for Config {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub ledger: Ledger,
+    tokens: cache::TtlCache<String, evident_store::TokenRecord>,
+    orgs: cache::TtlCache<String, evident_store::OrgRecord>,
+    roles: cache::TtlCache<(i64, i64), Option<evident_core::api::Role>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +82,7 @@ impl From<ApiError> for ServerError {
 
 /// A bound, ready-to-serve server.
 pub struct Application {
+    store: Arc<dyn Store>,
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
@@ -112,7 +117,14 @@ impl Application {
             None
         };
         let needs_bootstrap = store.users_count().await? == 0;
-        let state = Arc::new(AppState { store, ledger });
+        let ttl = std::time::Duration::from_secs(5);
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            ledger,
+            tokens: cache::TtlCache::new(ttl, 10_000),
+            orgs: cache::TtlCache::new(ttl, 10_000),
+            roles: cache::TtlCache::new(ttl, 100_000),
+        });
         let router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
@@ -120,14 +132,16 @@ impl Application {
             .fallback(routes::not_found)
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .with_state(state);
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: config.bind,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         Ok(Self {
+            store,
             listener,
             router,
             addr,
@@ -141,15 +155,24 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes, then closes the store.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(ServerError::Serve)
+            .map_err(ServerError::Serve);
+        self.store.close().await;
+        served
+    }
+}
+
+impl AppState {
+    /// Membership changed here: apply it at once rather than after the cache's lifetime.
+    fn forget_roles(&self) {
+        self.roles.clear();
     }
 }
 

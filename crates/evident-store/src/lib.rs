@@ -50,7 +50,8 @@ pub fn redact(url: &str) -> String {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // ---- users, tokens, orgs ----
-    async fn create_user(&self, name: &str, site_admin: bool, now: Timestamp) -> Result<UserRecord>;
+    async fn create_user(&self, name: &str, site_admin: bool, now: Timestamp)
+        -> Result<UserRecord>;
     async fn user(&self, name: &str) -> Result<Option<UserRecord>>;
     async fn users_count(&self) -> Result<u64>;
     async fn create_token(
@@ -72,7 +73,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<OrgRecord>;
     async fn org(&self, name: &str) -> Result<Option<OrgRecord>>;
     async fn orgs(&self) -> Result<Vec<OrgRecord>>;
-    async fn set_member(&self, org: &OrgRecord, user_id: i64, role: Role, now: Timestamp) -> Result<()>;
+    async fn set_member(
+        &self,
+        org: &OrgRecord,
+        user_id: i64,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<()>;
     async fn role(&self, org_id: i64, user_id: i64) -> Result<Option<Role>>;
 
     // ---- pipelines and CI reports ----
@@ -146,7 +153,7 @@ pub trait Store: Send + Sync + 'static {
     async fn report_environment(
         &self,
         org: &OrgRecord,
-        env: &EnvRecord,
+        env_name: &str,
         state: &EnvState,
         now: Timestamp,
     ) -> Result<ReportOutcome>;
@@ -165,6 +172,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<SnapshotSpan>>;
     /// Every run of a fingerprint in any environment of the org, with snapshot times.
     async fn runs_of(&self, org_id: i64, fingerprint: &Fingerprint) -> Result<Vec<RunHistory>>;
+
+    /// Flushes and closes connections (SQLite checkpoints its WAL into the database file).
+    async fn close(&self);
 
     // ---- ledger ----
     async fn events(&self, org_id: i64, after_seq: i64, limit: u64) -> Result<Vec<EventRecord>>;

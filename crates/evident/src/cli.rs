@@ -46,7 +46,9 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the evident server
-    #[command(after_help = "Examples:\n  evident server --demo\n  evident server --bind 0.0.0.0:8080 --db sqlite:///var/lib/evident/evident.db")]
+    #[command(
+        after_help = "Examples:\n  evident server --demo\n  evident server --bind 0.0.0.0:8080 --db sqlite:///var/lib/evident/evident.db"
+    )]
     Server(ServerArgs),
     /// Manage pipelines (CI flows that build artifacts)
     #[command(subcommand)]
@@ -63,6 +65,9 @@ pub enum Command {
     /// Report what runs in an environment
     #[command(subcommand)]
     Snapshot(SnapshotCmd),
+    /// Exit 0 when compliant, 7 when not: for gates in CI and deploy scripts
+    #[command(subcommand)]
+    Assert(AssertCmd),
     /// Orgs and their members
     #[command(subcommand)]
     Org(OrgCmd),
@@ -74,9 +79,7 @@ pub enum Command {
     Admin(AdminCmd),
     /// Print a shell completion script
     #[command(after_help = "Example:\n  evident completion bash > /etc/bash_completion.d/evident")]
-    Completion {
-        shell: clap_complete::Shell,
-    },
+    Completion { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +104,9 @@ pub struct ServerArgs {
 #[derive(Debug, Subcommand)]
 pub enum PipelineCmd {
     /// Create or update a pipeline
-    #[command(after_help = "Example:\n  evident pipeline create runner --description 'Test runner' --template branch-coverage,unit-test")]
+    #[command(
+        after_help = "Example:\n  evident pipeline create runner --description 'Test runner' --template branch-coverage,unit-test"
+    )]
     Create {
         name: String,
         #[arg(long, default_value = "")]
@@ -141,7 +146,9 @@ pub struct ArtifactTarget {
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
     /// Report an artifact built by CI
-    #[command(after_help = "Examples:\n  evident report artifact cyberdojo/runner:16d9990 --pipeline runner --fingerprint 9af401c4... --git-commit 16d9990ad23a...\n  evident report artifact ./build/app.tgz --artifact-type file --pipeline runner --git-commit $GITHUB_SHA")]
+    #[command(
+        after_help = "Examples:\n  evident report artifact cyberdojo/runner:16d9990 --pipeline runner --fingerprint 9af401c4... --git-commit 16d9990ad23a...\n  evident report artifact ./build/app.tgz --artifact-type file --pipeline runner --git-commit $GITHUB_SHA"
+    )]
     Artifact {
         /// Display name of the artifact, or its path with --artifact-type
         name_or_path: String,
@@ -164,7 +171,9 @@ pub enum ReportCmd {
         build_url: Option<String>,
     },
     /// Report evidence (tests, coverage, scans) about an artifact
-    #[command(after_help = "Example:\n  evident report evidence --fingerprint 9af401c4... --name branch-coverage --compliant --url https://ci/run/1")]
+    #[command(
+        after_help = "Example:\n  evident report evidence --fingerprint 9af401c4... --name branch-coverage --compliant --url https://ci/run/1"
+    )]
     Evidence {
         #[command(flatten)]
         target: ArtifactTarget,
@@ -185,7 +194,9 @@ pub enum ReportCmd {
         pipeline: Option<String>,
     },
     /// Report an approval of an artifact for an environment
-    #[command(after_help = "Example:\n  evident report approval --fingerprint 4807356... --environment aws-prod --reviewer alice")]
+    #[command(
+        after_help = "Example:\n  evident report approval --fingerprint 4807356... --environment aws-prod --reviewer alice"
+    )]
     Approval {
         #[command(flatten)]
         target: ArtifactTarget,
@@ -206,7 +217,9 @@ pub enum ReportCmd {
         pipeline: Option<String>,
     },
     /// Report a deployment of an artifact to an environment
-    #[command(after_help = "Example:\n  evident report deployment --fingerprint 9af401c4... --environment aws-beta")]
+    #[command(
+        after_help = "Example:\n  evident report deployment --fingerprint 9af401c4... --environment aws-beta"
+    )]
     Deployment {
         #[command(flatten)]
         target: ArtifactTarget,
@@ -224,7 +237,9 @@ pub enum ReportCmd {
 #[derive(Debug, Subcommand)]
 pub enum ArtifactCmd {
     /// Show an artifact: PIPELINE:COMMIT, PIPELINE@FINGERPRINT or FINGERPRINT (prefixes allowed)
-    #[command(after_help = "Examples:\n  evident artifact get runner:16d9990\n  evident artifact get web@4807356\n  evident artifact get 9af401c4350b21e3")]
+    #[command(
+        after_help = "Examples:\n  evident artifact get runner:16d9990\n  evident artifact get web@4807356\n  evident artifact get 9af401c4350b21e3"
+    )]
     Get { reference: String },
     /// List artifacts, newest first
     #[command(alias = "list")]
@@ -241,7 +256,9 @@ pub enum ArtifactCmd {
 #[derive(Debug, Subcommand)]
 pub enum EnvCmd {
     /// Create or update an environment
-    #[command(after_help = "Example:\n  evident env create aws-prod --type ecs --description 'production'")]
+    #[command(
+        after_help = "Example:\n  evident env create aws-prod --type ecs --description 'production'"
+    )]
     Create {
         name: String,
         /// server, docker, k8s, ecs, lambda or s3
@@ -254,10 +271,14 @@ pub enum EnvCmd {
     #[command(alias = "list")]
     Ls,
     /// Show what ran in a snapshot: ENV, ENV#N, ENV#-N, ENV~N or ENV@{TIME}
-    #[command(after_help = "Examples:\n  evident env get aws-prod\n  evident env get aws-prod#65\n  evident env get aws-prod~1\n  evident env get 'aws-prod@{2022-08-24T18:00:00Z}'")]
+    #[command(
+        after_help = "Examples:\n  evident env get aws-prod\n  evident env get aws-prod#65\n  evident env get aws-prod~1\n  evident env get 'aws-prod@{2022-08-24T18:00:00Z}'"
+    )]
     Get { snappish: String },
     /// Compare two snapshots, of one environment or of two
-    #[command(after_help = "Examples:\n  evident env diff aws-prod#64 aws-prod#65\n  evident env diff aws-beta aws-prod")]
+    #[command(
+        after_help = "Examples:\n  evident env diff aws-prod#64 aws-prod#65\n  evident env diff aws-beta aws-prod"
+    )]
     Diff {
         a: String,
         b: String,
@@ -279,7 +300,9 @@ pub enum EnvCmd {
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCmd {
     /// Fingerprint files or directories on this server and report them
-    #[command(after_help = "Example:\n  evident snapshot server prod-web --paths /opt/app/bin,/opt/app/static")]
+    #[command(
+        after_help = "Example:\n  evident snapshot server prod-web --paths /opt/app/bin,/opt/app/static"
+    )]
     Server {
         env: String,
         /// Files or directories to fingerprint, comma-separated; each is one artifact
@@ -290,10 +313,21 @@ pub enum SnapshotCmd {
         dry_run: bool,
     },
     /// Send a report read from a JSON file (`{"artifacts": [...]}`), e.g. from a custom reporter
-    File {
-        env: String,
-        file: PathBuf,
-    },
+    File { env: String, file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssertCmd {
+    /// Is every artifact in the snapshot compliant and of known provenance?
+    #[command(
+        after_help = "Example:\n  evident assert snapshot aws-prod || echo 'production is not compliant'"
+    )]
+    Snapshot { snappish: String },
+    /// Is the artifact compliant?
+    #[command(
+        after_help = "Example:\n  evident assert artifact runner:16d9990 && evident report deployment ..."
+    )]
+    Artifact { reference: String },
 }
 
 #[derive(Debug, Subcommand)]

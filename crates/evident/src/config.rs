@@ -45,7 +45,10 @@ fn first_var(names: &[&str]) -> Option<String> {
 }
 
 fn load_file(explicit: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
-    let (path, required) = match explicit.cloned().or_else(|| var("EVIDENT_CONFIG").map(PathBuf::from)) {
+    let (path, required) = match explicit
+        .cloned()
+        .or_else(|| var("EVIDENT_CONFIG").map(PathBuf::from))
+    {
         Some(p) => (p, true),
         None => match dirs::config_dir() {
             Some(d) => (d.join("evident").join("config.toml"), false),
@@ -53,8 +56,12 @@ fn load_file(explicit: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
         },
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+        Ok(text) => {
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            Ok(FileConfig::default())
+        }
         Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
     }
 }

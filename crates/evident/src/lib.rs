@@ -37,10 +37,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
@@ -69,7 +76,8 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         Some(C::Connect { .. }) | Some(C::Decode(_)) => exit::UNAVAILABLE,
         Some(C::Host(_)) => exit::USAGE,
         None if e.downcast_ref::<evident_core::refs::RefError>().is_some()
-            || e.downcast_ref::<evident_core::fingerprint::FingerprintError>().is_some() =>
+            || e.downcast_ref::<evident_core::fingerprint::FingerprintError>()
+                .is_some() =>
         {
             exit::USAGE
         }

@@ -76,8 +76,16 @@ mod tests {
         let t = table(
             &["NAME", "DESCRIPTION", "VISIBILITY"],
             &[
-                vec!["creator".into(), "UX for Group/Kata creation".into(), "public".into()],
-                vec!["exercises-start-points".into(), "Exercises choices".into(), "public".into()],
+                vec![
+                    "creator".into(),
+                    "UX for Group/Kata creation".into(),
+                    "public".into(),
+                ],
+                vec![
+                    "exercises-start-points".into(),
+                    "Exercises choices".into(),
+                    "public".into(),
+                ],
             ],
             false,
         );

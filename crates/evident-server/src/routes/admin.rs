@@ -37,7 +37,12 @@ pub async fn create_org(
     check_name(&req.name)?;
     let org = app
         .store
-        .create_org(&req.name, req.visibility, Some(caller.user.id), Timestamp::now())
+        .create_org(
+            &req.name,
+            req.visibility,
+            Some(caller.user.id),
+            Timestamp::now(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -49,10 +54,13 @@ pub async fn create_org(
     ))
 }
 
-pub async fn list_orgs(State(app): State<Arc<AppState>>, caller: Caller) -> ApiResult<Json<Vec<Org>>> {
+pub async fn list_orgs(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Org>>> {
     let mut out = Vec::new();
     for org in app.store.orgs().await? {
-        if caller.org(app.store.as_ref(), &org.name, Access::Read).await.is_ok() {
+        if caller.org(&app, &org.name, Access::Read).await.is_ok() {
             out.push(Org {
                 name: org.name,
                 visibility: org.visibility,
@@ -69,7 +77,7 @@ pub async fn set_member(
     Path((org, user)): Path<(String, String)>,
     Json(req): Json<SetMember>,
 ) -> ApiResult<StatusCode> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Admin).await?;
+    let org = caller.org(&app, &org, Access::Admin).await?;
     let user = app
         .store
         .user(&user)
@@ -78,5 +86,6 @@ pub async fn set_member(
     app.store
         .set_member(&org, user.id, req.role, Timestamp::now())
         .await?;
+    app.forget_roles();
     Ok(StatusCode::NO_CONTENT)
 }

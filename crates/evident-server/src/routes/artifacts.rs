@@ -19,7 +19,7 @@ pub async fn list_pipelines(
     caller: Caller,
     Path(org): Path<String>,
 ) -> ApiResult<Json<Vec<Pipeline>>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     Ok(Json(app.ledger.pipelines(&org).await?))
 }
 
@@ -28,7 +28,7 @@ pub async fn get_pipeline(
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Pipeline>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     app.ledger
         .pipelines(&org)
         .await?
@@ -44,8 +44,12 @@ pub async fn put_pipeline(
     Path((org, name)): Path<(String, String)>,
     Json(req): Json<PipelineRequest>,
 ) -> ApiResult<Json<Pipeline>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
-    Ok(Json(app.ledger.put_pipeline(&org, &name, req, Timestamp::now()).await?))
+    let org = caller.org(&app, &org, Access::Write).await?;
+    Ok(Json(
+        app.ledger
+            .put_pipeline(&org, &name, req, Timestamp::now())
+            .await?,
+    ))
 }
 
 pub async fn report_artifact(
@@ -54,7 +58,7 @@ pub async fn report_artifact(
     Path((org, pipeline)): Path<(String, String)>,
     Json(req): Json<ArtifactReport>,
 ) -> ApiResult<(StatusCode, Json<Recorded>)> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let org = caller.org(&app, &org, Access::Write).await?;
     let r = app
         .ledger
         .report_artifact(&org, &pipeline, req, Timestamp::now())
@@ -68,8 +72,11 @@ pub async fn report_evidence(
     Path(org): Path<String>,
     Json(req): Json<EvidenceReport>,
 ) -> ApiResult<(StatusCode, Json<Recorded>)> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
-    let r = app.ledger.report_evidence(&org, req, Timestamp::now()).await?;
+    let org = caller.org(&app, &org, Access::Write).await?;
+    let r = app
+        .ledger
+        .report_evidence(&org, req, Timestamp::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -79,8 +86,11 @@ pub async fn report_approval(
     Path(org): Path<String>,
     Json(req): Json<ApprovalReport>,
 ) -> ApiResult<(StatusCode, Json<Recorded>)> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
-    let r = app.ledger.report_approval(&org, req, Timestamp::now()).await?;
+    let org = caller.org(&app, &org, Access::Write).await?;
+    let r = app
+        .ledger
+        .report_approval(&org, req, Timestamp::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -90,7 +100,7 @@ pub async fn report_deployment(
     Path(org): Path<String>,
     Json(req): Json<DeploymentReport>,
 ) -> ApiResult<(StatusCode, Json<Recorded>)> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let org = caller.org(&app, &org, Access::Write).await?;
     let r = app
         .ledger
         .report_deployment(&org, req, Timestamp::now())
@@ -104,14 +114,22 @@ pub async fn list_artifacts(
     Path(org): Path<String>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Json<Page<ArtifactSummary>>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     let number = |k: &str, default: u64| -> ApiResult<u64> {
         q.get(k)
-            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("{k} must be a number"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad_request(format!("{k} must be a number")))
+            })
             .unwrap_or(Ok(default))
     };
-    if let Some(k) = q.keys().find(|k| !["pipeline", "page", "per_page"].contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("unknown query parameter {k:?}")));
+    if let Some(k) = q
+        .keys()
+        .find(|k| !["pipeline", "page", "per_page"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter {k:?}"
+        )));
     }
     let (page, per_page) = Paging {
         page: number("page", 1)?,
@@ -130,7 +148,7 @@ pub async fn get_artifact(
     caller: Caller,
     Path((org, reference)): Path<(String, String)>,
 ) -> ApiResult<Json<Artifact>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     let r = ArtifactRef::parse(&reference)?;
     Ok(Json(app.ledger.artifact(&org, &r).await?))
 }

@@ -19,7 +19,7 @@ pub async fn list_envs(
     caller: Caller,
     Path(org): Path<String>,
 ) -> ApiResult<Json<Vec<Environment>>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     let envs = app.store.environments(org.id).await?;
     Ok(Json(envs.into_iter().map(|e| e.env).collect()))
 }
@@ -29,7 +29,7 @@ pub async fn get_env(
     caller: Caller,
     Path((org, env)): Path<(String, String)>,
 ) -> ApiResult<Json<Environment>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     Ok(Json(app.ledger.environment(&org, &env).await?.env))
 }
 
@@ -39,8 +39,12 @@ pub async fn put_env(
     Path((org, env)): Path<(String, String)>,
     Json(req): Json<EnvironmentRequest>,
 ) -> ApiResult<Json<Environment>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
-    Ok(Json(app.ledger.put_environment(&org, &env, req, Timestamp::now()).await?))
+    let org = caller.org(&app, &org, Access::Write).await?;
+    Ok(Json(
+        app.ledger
+            .put_environment(&org, &env, req, Timestamp::now())
+            .await?,
+    ))
 }
 
 pub async fn report(
@@ -49,7 +53,7 @@ pub async fn report(
     Path((org, env)): Path<(String, String)>,
     Json(report): Json<EnvironmentReport>,
 ) -> ApiResult<Json<ReportOutcome>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Write).await?;
+    let org = caller.org(&app, &org, Access::Write).await?;
     Ok(Json(
         app.ledger
             .report_environment(&org, &env, &report, Timestamp::now())
@@ -62,7 +66,7 @@ pub async fn get_snapshot(
     caller: Caller,
     Path((org, snappish)): Path<(String, String)>,
 ) -> ApiResult<Json<Snapshot>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     let s = Snappish::parse(&snappish, Timestamp::now())?;
     Ok(Json(app.ledger.snapshot(&org, &s).await?))
 }
@@ -82,7 +86,7 @@ pub async fn diff(
     Path(org): Path<String>,
     Query(q): Query<DiffQuery>,
 ) -> ApiResult<Json<SnapshotDiff>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     let now = Timestamp::now();
     let (a, b) = (Snappish::parse(&q.a, now)?, Snappish::parse(&q.b, now)?);
     Ok(Json(app.ledger.diff(&org, &a, &b, q.unchanged).await?))
@@ -94,7 +98,7 @@ pub async fn log(
     Path((org, env)): Path<(String, String)>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Page<SnapshotSpan>>> {
-    let org = caller.org(app.store.as_ref(), &org, Access::Read).await?;
+    let org = caller.org(&app, &org, Access::Read).await?;
     let (page, per_page) = paging.checked()?;
     Ok(Json(app.ledger.log(&org, &env, page, per_page).await?))
 }

@@ -27,13 +27,25 @@ pub fn router() -> Router<Arc<AppState>> {
             post(artifacts::report_artifact),
         )
         .route("/orgs/{org}/artifacts", get(artifacts::list_artifacts))
-        .route("/orgs/{org}/artifacts/{reference}", get(artifacts::get_artifact))
+        .route(
+            "/orgs/{org}/artifacts/{reference}",
+            get(artifacts::get_artifact),
+        )
         .route("/orgs/{org}/evidence", post(artifacts::report_evidence))
         .route("/orgs/{org}/approvals", post(artifacts::report_approval))
-        .route("/orgs/{org}/deployments", post(artifacts::report_deployment))
+        .route(
+            "/orgs/{org}/deployments",
+            post(artifacts::report_deployment),
+        )
         .route("/orgs/{org}/envs", get(envs::list_envs))
-        .route("/orgs/{org}/envs/{env}", get(envs::get_env).put(envs::put_env))
-        .route("/orgs/{org}/envs/{env}/report", put(envs::report).post(envs::report))
+        .route(
+            "/orgs/{org}/envs/{env}",
+            get(envs::get_env).put(envs::put_env),
+        )
+        .route(
+            "/orgs/{org}/envs/{env}/report",
+            put(envs::report).post(envs::report),
+        )
         .route("/orgs/{org}/envs/{env}/log", get(envs::log))
         .route("/orgs/{org}/snapshots/{snappish}", get(envs::get_snapshot))
         .route("/orgs/{org}/diff", get(envs::diff))

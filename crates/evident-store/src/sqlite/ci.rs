@@ -15,7 +15,8 @@ use super::{append_event, ts};
 use crate::model::*;
 use crate::{Result, StoreError};
 
-const ARTIFACT_COLUMNS: &str = "a.id, a.pipeline_id, p.name AS pipeline, p.template, a.fingerprint, a.name, \
+const ARTIFACT_COLUMNS: &str =
+    "a.id, a.pipeline_id, p.name AS pipeline, p.template, a.fingerprint, a.name, \
      a.git_commit, a.commit_url, a.build_url, a.created_at \
      FROM artifacts a JOIN pipelines p ON p.id = a.pipeline_id";
 
@@ -173,7 +174,9 @@ async fn target_artifact(
     match rows.as_slice() {
         [] => Err(StoreError::not_found(format!(
             "no artifact with fingerprint {fingerprint}{}: report the artifact first",
-            pipeline.map(|p| format!(" in pipeline {p:?}")).unwrap_or_default()
+            pipeline
+                .map(|p| format!(" in pipeline {p:?}"))
+                .unwrap_or_default()
         ))),
         [r] => Ok((artifact_from(r), r.get("pipeline_id"))),
         many => Err(StoreError::Conflict(format!(

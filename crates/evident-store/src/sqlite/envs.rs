@@ -11,7 +11,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{append_event, opt_ts, ts};
 use crate::model::*;
-use crate::{Result, KEYFRAME_EVERY};
+use crate::{Result, StoreError, KEYFRAME_EVERY};
 
 /// `to_snapshot` of a run still in force.
 const OPEN: i64 = i64::MAX;
@@ -97,14 +97,14 @@ pub async fn environments(
 pub async fn report_environment(
     db: &SqlitePool,
     org: &OrgRecord,
-    env: &EnvRecord,
+    env_name: &str,
     state: &EnvState,
     now: Timestamp,
 ) -> Result<ReportOutcome> {
     let hash = state.state_hash();
     let now_ms = to_millis(now);
     let outcome = |snapshot: i64, created| ReportOutcome {
-        environment: env.env.name.clone(),
+        environment: env_name.to_string(),
         snapshot: snapshot as u64,
         created,
         artifacts: state.0.len(),
@@ -112,10 +112,12 @@ pub async fn report_environment(
     // The common case, a heartbeat: one conditional update, no ledger event, no new rows.
     let heartbeat: Option<i64> = sqlx::query_scalar(
         "UPDATE environments SET last_reported_at = max(coalesce(last_reported_at, 0), ?)
-         WHERE id = ? AND state_hash = ? AND latest_snapshot > 0 RETURNING latest_snapshot",
+         WHERE org_id = ? AND name = ? AND state_hash = ? AND latest_snapshot > 0
+         RETURNING latest_snapshot",
     )
     .bind(now_ms)
-    .bind(env.id)
+    .bind(org.id)
+    .bind(env_name)
     .bind(&hash)
     .fetch_optional(db)
     .await?;
@@ -124,11 +126,15 @@ pub async fn report_environment(
     }
 
     let mut tx = db.begin().await?;
-    let latest: i64 = sqlx::query_scalar("SELECT latest_snapshot FROM environments WHERE id = ?")
-        .bind(env.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let open = open_runs(&mut tx, env.id).await?;
+    let (env_id, latest): (i64, i64) = sqlx::query_as(
+        "SELECT id, latest_snapshot FROM environments WHERE org_id = ? AND name = ?",
+    )
+    .bind(org.id)
+    .bind(env_name)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::not_found(format!("environment {env_name:?} not found")))?;
+    let open = open_runs(&mut tx, env_id).await?;
     let previous = EnvState(
         open.iter()
             .map(|(_, r)| {
@@ -150,7 +156,7 @@ pub async fn report_environment(
     }
     let number = latest + 1;
     sqlx::query("INSERT INTO snapshots (env_id, number, created_at) VALUES (?, ?, ?)")
-        .bind(env.id)
+        .bind(env_id)
         .bind(number)
         .bind(now_ms)
         .execute(&mut *tx)
@@ -179,7 +185,7 @@ pub async fn report_environment(
                 "INSERT INTO runs (env_id, fingerprint, names, replicas, running_since, from_snapshot, to_snapshot)
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(env.id)
+            .bind(env_id)
             .bind(a.fingerprint.as_str())
             .bind(serde_json::to_string(&a.names).expect("strings serialise"))
             .bind(a.replicas as i64)
@@ -195,15 +201,15 @@ pub async fn report_environment(
             Change::Changed(a) => json!({"changed": a.fingerprint, "replicas": a.replicas}),
         });
     }
-    if number as u64 % KEYFRAME_EVERY == 0 {
+    if (number as u64).is_multiple_of(KEYFRAME_EVERY) {
         let ids: Vec<i64> =
             sqlx::query_scalar("SELECT id FROM runs WHERE env_id = ? AND to_snapshot = ?")
-                .bind(env.id)
+                .bind(env_id)
                 .bind(OPEN)
                 .fetch_all(&mut *tx)
                 .await?;
         sqlx::query("INSERT INTO keyframes (env_id, number, run_ids) VALUES (?, ?, ?)")
-            .bind(env.id)
+            .bind(env_id)
             .bind(number)
             .bind(serde_json::to_string(&ids).expect("ints serialise"))
             .execute(&mut *tx)
@@ -217,14 +223,14 @@ pub async fn report_environment(
     .bind(&hash)
     .bind(now_ms)
     .bind(now_ms)
-    .bind(env.id)
+    .bind(env_id)
     .execute(&mut *tx)
     .await?;
     append_event(
         &mut tx,
         org.id,
         "snapshot.created",
-        &json!({"environment": env.env.name, "number": number, "changes": summary}),
+        &json!({"environment": env_name, "number": number, "changes": summary}),
         now,
     )
     .await?;

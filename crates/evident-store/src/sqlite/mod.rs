@@ -81,15 +81,17 @@ pub(crate) async fn append_event(
     let payload = payload.to_string();
     let at_ms = to_millis(at);
     let hash = event_hash(&prev, seq, kind, at_ms, &payload);
-    sqlx::query("INSERT INTO events (org_id, seq, kind, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(org_id)
-        .bind(seq)
-        .bind(kind)
-        .bind(at_ms)
-        .bind(&payload)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO events (org_id, seq, kind, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(org_id)
+    .bind(seq)
+    .bind(kind)
+    .bind(at_ms)
+    .bind(&payload)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("UPDATE orgs SET last_seq = ?, last_hash = ? WHERE id = ?")
         .bind(seq)
         .bind(&hash)
@@ -117,7 +119,12 @@ pub(crate) fn conflict_on_unique(e: sqlx::Error, what: impl FnOnce() -> String) 
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_user(&self, name: &str, site_admin: bool, now: Timestamp) -> Result<UserRecord> {
+    async fn create_user(
+        &self,
+        name: &str,
+        site_admin: bool,
+        now: Timestamp,
+    ) -> Result<UserRecord> {
         auth::create_user(&self.writer, name, site_admin, now).await
     }
     async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
@@ -137,7 +144,15 @@ impl Store for SqliteStore {
         description: &str,
         now: Timestamp,
     ) -> Result<()> {
-        auth::create_token(&self.writer, user_id, token_id, secret_hash, description, now).await
+        auth::create_token(
+            &self.writer,
+            user_id,
+            token_id,
+            secret_hash,
+            description,
+            now,
+        )
+        .await
     }
     async fn token(&self, token_id: &str) -> Result<Option<TokenRecord>> {
         auth::token(&self.reader, token_id).await
@@ -157,7 +172,13 @@ impl Store for SqliteStore {
     async fn orgs(&self) -> Result<Vec<OrgRecord>> {
         auth::orgs(&self.reader).await
     }
-    async fn set_member(&self, org: &OrgRecord, user_id: i64, role: Role, now: Timestamp) -> Result<()> {
+    async fn set_member(
+        &self,
+        org: &OrgRecord,
+        user_id: i64,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<()> {
         auth::set_member(&self.writer, org, user_id, role, now).await
     }
     async fn role(&self, org_id: i64, user_id: i64) -> Result<Option<Role>> {
@@ -254,16 +275,18 @@ impl Store for SqliteStore {
         envs::environments(&self.reader, org_id, None).await
     }
     async fn environment(&self, org_id: i64, name: &str) -> Result<Option<EnvRecord>> {
-        Ok(envs::environments(&self.reader, org_id, Some(name)).await?.pop())
+        Ok(envs::environments(&self.reader, org_id, Some(name))
+            .await?
+            .pop())
     }
     async fn report_environment(
         &self,
         org: &OrgRecord,
-        env: &EnvRecord,
+        env_name: &str,
         state: &EnvState,
         now: Timestamp,
     ) -> Result<ReportOutcome> {
-        envs::report_environment(&self.writer, org, env, state, now).await
+        envs::report_environment(&self.writer, org, env_name, state, now).await
     }
     async fn snapshot_time(&self, env_id: i64, number: u64) -> Result<Option<Timestamp>> {
         envs::snapshot_time(&self.reader, env_id, number).await
@@ -284,6 +307,11 @@ impl Store for SqliteStore {
     }
     async fn runs_of(&self, org_id: i64, fingerprint: &Fingerprint) -> Result<Vec<RunHistory>> {
         envs::runs_of(&self.reader, org_id, fingerprint).await
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 
     async fn events(&self, org_id: i64, after_seq: i64, limit: u64) -> Result<Vec<EventRecord>> {

@@ -11,17 +11,32 @@ use crate::{exit, output};
 
 pub async fn run_admin(cmd: AdminCmd) -> anyhow::Result<i32> {
     match cmd {
-        AdminCmd::CreateToken { db, user, site_admin } => {
+        AdminCmd::CreateToken {
+            db,
+            user,
+            site_admin,
+        } => {
             let store = open(db).await?;
             let record = match store.user(&user).await? {
                 Some(u) => u,
-                None => store.create_user(&user, site_admin, Timestamp::now()).await?,
+                None => {
+                    store
+                        .create_user(&user, site_admin, Timestamp::now())
+                        .await?
+                }
             };
-            let token = evident_server::mint_token(store.as_ref(), &record, "created with evident admin").await?;
+            let token =
+                evident_server::mint_token(store.as_ref(), &record, "created with evident admin")
+                    .await?;
             println!("{}", token.token);
             eprintln!("Token for {user} created; it is shown only once.");
         }
-        AdminCmd::CreateOrg { name, db, private, admin } => {
+        AdminCmd::CreateOrg {
+            name,
+            db,
+            private,
+            admin,
+        } => {
             let store = open(db).await?;
             let admin = match admin {
                 Some(name) => Some(
@@ -34,8 +49,14 @@ pub async fn run_admin(cmd: AdminCmd) -> anyhow::Result<i32> {
                 None => None,
             };
             evident_core::refs::check_name(&name)?;
-            let visibility = if private { Visibility::Private } else { Visibility::Public };
-            store.create_org(&name, visibility, admin, Timestamp::now()).await?;
+            let visibility = if private {
+                Visibility::Private
+            } else {
+                Visibility::Public
+            };
+            store
+                .create_org(&name, visibility, admin, Timestamp::now())
+                .await?;
             eprintln!("Org {name} created.");
         }
     }
@@ -55,7 +76,11 @@ async fn open(db: Option<String>) -> anyhow::Result<std::sync::Arc<dyn evident_s
 pub async fn run_org(ctx: &Ctx, cmd: OrgCmd) -> anyhow::Result<i32> {
     match cmd {
         OrgCmd::Create { name, private } => {
-            let visibility = if private { Visibility::Private } else { Visibility::Public };
+            let visibility = if private {
+                Visibility::Private
+            } else {
+                Visibility::Public
+            };
             let org = ctx.client.create_org(&name, visibility).await?;
             if ctx.json() {
                 output::json(&org)?;

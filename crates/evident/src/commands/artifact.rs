@@ -23,22 +23,50 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> anyhow::Result<i32> {
             let none = || "N/A".to_string();
             print!("{}", output::field("Name", w, &a.name));
             print!("{}", output::field("SHA256", w, a.fingerprint.as_str()));
-            print!("{}", output::field("Created on", w, &format_time_with_age(a.created_at, now, &tz)));
-            print!("{}", output::field("Git commit", w, &a.git_commit.clone().unwrap_or_else(none)));
-            print!("{}", output::field("Commit URL", w, &a.commit_url.clone().unwrap_or_else(none)));
-            print!("{}", output::field("Build URL", w, &a.build_url.clone().unwrap_or_else(none)));
+            print!(
+                "{}",
+                output::field(
+                    "Created on",
+                    w,
+                    &format_time_with_age(a.created_at, now, &tz)
+                )
+            );
+            print!(
+                "{}",
+                output::field("Git commit", w, &a.git_commit.clone().unwrap_or_else(none))
+            );
+            print!(
+                "{}",
+                output::field("Commit URL", w, &a.commit_url.clone().unwrap_or_else(none))
+            );
+            print!(
+                "{}",
+                output::field("Build URL", w, &a.build_url.clone().unwrap_or_else(none))
+            );
             print!("{}", output::field("State", w, &a.state));
             for reason in &a.reasons {
                 println!("    {reason}");
             }
             println!("History:");
-            let width = a.history.iter().map(|h| h.text.chars().count()).max().unwrap_or(0);
+            let width = a
+                .history
+                .iter()
+                .map(|h| h.text.chars().count())
+                .max()
+                .unwrap_or(0);
             for h in &a.history {
                 println!("    {:<width$}  {}", h.text, format_time(h.at, &tz));
             }
         }
-        ArtifactCmd::Ls { pipeline, page, per_page } => {
-            let list = ctx.client.artifacts(org, pipeline.as_deref(), page, per_page).await?;
+        ArtifactCmd::Ls {
+            pipeline,
+            page,
+            per_page,
+        } => {
+            let list = ctx
+                .client
+                .artifacts(org, pipeline.as_deref(), page, per_page)
+                .await?;
             if ctx.json() {
                 output::json(&list)?;
                 return Ok(exit::OK);
@@ -48,7 +76,10 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> anyhow::Result<i32> {
                 .iter()
                 .map(|a| {
                     vec![
-                        a.git_commit.as_deref().map(|c| c[..c.len().min(7)].to_string()).unwrap_or_else(|| "N/A".into()),
+                        a.git_commit
+                            .as_deref()
+                            .map(|c| c[..c.len().min(7)].to_string())
+                            .unwrap_or_else(|| "N/A".into()),
                         format!("Name: {}\nSHA256: {}", a.name, a.fingerprint),
                         a.pipeline.clone(),
                         evident_core::compliance::state_word(a.compliant).to_string(),
@@ -56,8 +87,19 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
-            print!("{}", output::table(&["COMMIT", "ARTIFACT", "PIPELINE", "STATE", "CREATED"], &rows, true));
-            eprintln!("page {} of {}", list.page, list.total.div_ceil(list.per_page).max(1));
+            print!(
+                "{}",
+                output::table(
+                    &["COMMIT", "ARTIFACT", "PIPELINE", "STATE", "CREATED"],
+                    &rows,
+                    true
+                )
+            );
+            eprintln!(
+                "page {} of {}",
+                list.page,
+                list.total.div_ceil(list.per_page).max(1)
+            );
         }
     }
     Ok(exit::OK)

@@ -14,8 +14,15 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
     let org = ctx.org()?;
     let (tz, now) = (tz(), Timestamp::now());
     match cmd {
-        EnvCmd::Create { name, r#type, description } => {
-            let req = EnvironmentRequest { kind: r#type, description };
+        EnvCmd::Create {
+            name,
+            r#type,
+            description,
+        } => {
+            let req = EnvironmentRequest {
+                kind: r#type,
+                description,
+            };
             let env = ctx.client.put_environment(org, &name, &req).await?;
             if ctx.json() {
                 output::json(&env)?;
@@ -44,7 +51,18 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                 .collect();
             print!(
                 "{}",
-                output::table(&["NAME", "TYPE", "LATEST", "LAST REPORT", "LAST CHANGE", "DESCRIPTION"], &rows, false)
+                output::table(
+                    &[
+                        "NAME",
+                        "TYPE",
+                        "LATEST",
+                        "LAST REPORT",
+                        "LAST CHANGE",
+                        "DESCRIPTION"
+                    ],
+                    &rows,
+                    false
+                )
             );
         }
         EnvCmd::Get { snappish } => {
@@ -69,7 +87,17 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                 .collect();
             print!(
                 "{}",
-                output::table(&["COMMIT", "ARTIFACT", "PIPELINE", "RUNNING_SINCE", "REPLICAS"], &rows, true)
+                output::table(
+                    &[
+                        "COMMIT",
+                        "ARTIFACT",
+                        "PIPELINE",
+                        "RUNNING_SINCE",
+                        "REPLICAS"
+                    ],
+                    &rows,
+                    true
+                )
             );
             let failing = s.artifacts.iter().filter(|a| !a.compliant).count();
             println!(
@@ -84,7 +112,11 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                 }
             );
         }
-        EnvCmd::Diff { a, b, show_unchanged } => {
+        EnvCmd::Diff {
+            a,
+            b,
+            show_unchanged,
+        } => {
             for s in [&a, &b] {
                 evident_core::Snappish::parse(s, now)?;
             }
@@ -99,7 +131,10 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                 (format!("only present in {}", d.b), &d.only_b),
             ] {
                 if !items.is_empty() {
-                    let body: Vec<String> = items.iter().map(|x| diff_entry(x, None, now, &tz)).collect();
+                    let body: Vec<String> = items
+                        .iter()
+                        .map(|x| diff_entry(x, None, now, &tz))
+                        .collect();
                     sections.push(format!("{title}\n\n{}", body.join("\n")));
                 }
             }
@@ -109,10 +144,19 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                     .iter()
                     .map(|c| diff_entry(&c.artifact, Some((c.replicas_a, c.replicas_b)), now, &tz))
                     .collect();
-                sections.push(format!("scaled from {} to {}\n\n{}", d.a, d.b, body.join("\n")));
+                sections.push(format!(
+                    "scaled from {} to {}\n\n{}",
+                    d.a,
+                    d.b,
+                    body.join("\n")
+                ));
             }
             if !d.unchanged.is_empty() {
-                let body: Vec<String> = d.unchanged.iter().map(|x| diff_entry(x, None, now, &tz)).collect();
+                let body: Vec<String> = d
+                    .unchanged
+                    .iter()
+                    .map(|x| diff_entry(x, None, now, &tz))
+                    .collect();
                 sections.push(format!("unchanged\n\n{}", body.join("\n")));
             }
             if sections.is_empty() {
@@ -121,7 +165,11 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                 print!("{}", sections.join("\n"));
             }
         }
-        EnvCmd::Log { env, page, per_page } => {
+        EnvCmd::Log {
+            env,
+            page,
+            per_page,
+        } => {
             let log = ctx.client.log(org, &env, page, per_page).await?;
             if ctx.json() {
                 output::json(&log)?;
@@ -140,10 +188,17 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
-            print!("{}", output::table(&["SNAPSHOT", "FROM", "TO", "DURATION"], &rows, false));
+            print!(
+                "{}",
+                output::table(&["SNAPSHOT", "FROM", "TO", "DURATION"], &rows, false)
+            );
             let pages = log.total.div_ceil(log.per_page).max(1);
             if pages > 1 {
-                eprintln!("page {} of {pages}; more with --page {}", log.page, log.page + 1);
+                eprintln!(
+                    "page {} of {pages}; more with --page {}",
+                    log.page,
+                    log.page + 1
+                );
             }
         }
     }
@@ -166,22 +221,40 @@ fn artifact_cell(a: &SnapshotArtifact) -> String {
     lines.join("\n")
 }
 
-fn diff_entry(a: &SnapshotArtifact, scaled: Option<(u32, u32)>, now: Timestamp, tz: &TimeZone) -> String {
+fn diff_entry(
+    a: &SnapshotArtifact,
+    scaled: Option<(u32, u32)>,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> String {
     let mut out = String::new();
     for n in &a.names {
         out.push_str(&format!("  Name:     {n}\n"));
     }
     out.push_str(&format!("  Sha256:   {}\n", a.fingerprint));
-    let pipeline = a.pipeline.clone().unwrap_or_else(|| "UNKNOWN (no provenance)".into());
+    let pipeline = a
+        .pipeline
+        .clone()
+        .unwrap_or_else(|| "UNKNOWN (no provenance)".into());
     out.push_str(&format!("  Pipeline: {pipeline}\n"));
-    let commit = a.commit_url.clone().or_else(|| a.git_commit.clone()).unwrap_or_else(|| "N/A".into());
+    let commit = a
+        .commit_url
+        .clone()
+        .or_else(|| a.git_commit.clone())
+        .unwrap_or_else(|| "N/A".into());
     out.push_str(&format!("  Commit:   {commit}\n"));
-    out.push_str(&format!("  Started:  {}\n", format_time_with_age(a.running_since, now, tz)));
+    out.push_str(&format!(
+        "  Started:  {}\n",
+        format_time_with_age(a.running_since, now, tz)
+    ));
     if let Some((x, y)) = scaled {
         out.push_str(&format!("  Replicas: {x} -> {y}\n"));
     }
     if !a.compliant {
-        out.push_str(&format!("  State:    NON-COMPLIANT ({})\n", a.reasons.join("; ")));
+        out.push_str(&format!(
+            "  State:    NON-COMPLIANT ({})\n",
+            a.reasons.join("; ")
+        ));
     }
     out
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod artifact;
+mod assert;
 mod env;
 mod pipeline;
 mod report;
@@ -42,9 +43,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Server(args) => server::run(args).await,
         Command::Admin(cmd) => admin::run_admin(cmd).await,
         Command::Completion { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "evident", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "evident",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
+        Command::Assert(cmd) => assert::run(&ctx()?, cmd).await,
         Command::Org(cmd) => admin::run_org(&ctx()?, cmd).await,
         Command::User(cmd) => admin::run_user(&ctx()?, cmd).await,
         Command::Pipeline(cmd) => pipeline::run(&ctx()?, cmd).await,

@@ -37,9 +37,18 @@ pub async fn run(ctx: &Ctx, cmd: PipelineCmd) -> anyhow::Result<i32> {
             } else {
                 let rows: Vec<Vec<String>> = pipelines
                     .iter()
-                    .map(|p| vec![p.name.clone(), p.description.clone(), p.visibility.as_str().into()])
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            p.description.clone(),
+                            p.visibility.as_str().into(),
+                        ]
+                    })
                     .collect();
-                print!("{}", output::table(&["NAME", "DESCRIPTION", "VISIBILITY"], &rows, false));
+                print!(
+                    "{}",
+                    output::table(&["NAME", "DESCRIPTION", "VISIBILITY"], &rows, false)
+                );
             }
         }
         PipelineCmd::Get { name } => {

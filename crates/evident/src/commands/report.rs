@@ -34,8 +34,10 @@ async fn resolve_target(target: &ArtifactTarget) -> anyhow::Result<Fingerprint> 
 fn read_json(path: &Option<PathBuf>) -> anyhow::Result<Option<serde_json::Value>> {
     path.as_ref()
         .map(|p| {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", p.display()))
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", p.display()))
         })
         .transpose()
 }
@@ -126,7 +128,11 @@ pub async fn run(ctx: &Ctx, cmd: ReportCmd) -> anyhow::Result<i32> {
                 pipeline,
             };
             let r = ctx.client.report_approval(org, &req).await?;
-            done(ctx, &r, &format!("Approval #{}", r.number.unwrap_or_default()))
+            done(
+                ctx,
+                &r,
+                &format!("Approval #{}", r.number.unwrap_or_default()),
+            )
         }
         ReportCmd::Deployment {
             target,
@@ -146,7 +152,10 @@ pub async fn run(ctx: &Ctx, cmd: ReportCmd) -> anyhow::Result<i32> {
             done(
                 ctx,
                 &r,
-                &format!("Deployment #{} to {environment}", r.number.unwrap_or_default()),
+                &format!(
+                    "Deployment #{} to {environment}",
+                    r.number.unwrap_or_default()
+                ),
             )
         }
     }

@@ -10,10 +10,15 @@ use crate::{exit, output};
 
 pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> anyhow::Result<i32> {
     let (env, report, dry_run) = match cmd {
-        SnapshotCmd::Server { env, paths, dry_run } => {
+        SnapshotCmd::Server {
+            env,
+            paths,
+            dry_run,
+        } => {
             let mut artifacts = Vec::new();
             for path in &paths {
-                let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let meta = std::fs::metadata(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 let kind = if meta.is_dir() { "dir" } else { "file" };
                 let fingerprint = fingerprint_of(kind, path).await?;
                 let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
@@ -28,13 +33,17 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> anyhow::Result<i32> {
                     ..Default::default()
                 });
             }
-            let report = EnvironmentReport { artifacts, kind: Some("server".into()) };
+            let report = EnvironmentReport {
+                artifacts,
+                kind: Some("server".into()),
+            };
             (env, report, dry_run)
         }
         SnapshotCmd::File { env, file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let report: EnvironmentReport =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a valid report", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report: EnvironmentReport = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid report", file.display()))?;
             (env, report, false)
         }
     };
@@ -42,13 +51,22 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> anyhow::Result<i32> {
         output::json(&report)?;
         return Ok(exit::OK);
     }
-    let outcome = ctx.client.report_environment(ctx.org()?, &env, &report).await?;
+    let outcome = ctx
+        .client
+        .report_environment(ctx.org()?, &env, &report)
+        .await?;
     if ctx.json() {
         output::json(&outcome)?;
     } else if outcome.created {
-        println!("[{}] artifacts were reported to environment {env}: snapshot #{} created.", outcome.artifacts, outcome.snapshot);
+        println!(
+            "[{}] artifacts were reported to environment {env}: snapshot #{} created.",
+            outcome.artifacts, outcome.snapshot
+        );
     } else {
-        println!("[{}] artifacts were reported to environment {env}: unchanged since snapshot #{}.", outcome.artifacts, outcome.snapshot);
+        println!(
+            "[{}] artifacts were reported to environment {env}: unchanged since snapshot #{}.",
+            outcome.artifacts, outcome.snapshot
+        );
     }
     Ok(exit::OK)
 }

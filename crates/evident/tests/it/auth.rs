@@ -13,7 +13,9 @@ async fn auth_matrix() {
     let reader = app.user_with_role("open", "rita", Some(Role::Reader)).await;
     let writer = app.user_with_role("open", "will", Some(Role::Writer)).await;
     let outsider = app.user_with_role("open", "olga", None).await;
-    let member = app.user_with_role("secret", "mia", Some(Role::Reader)).await;
+    let member = app
+        .user_with_role("secret", "mia", Some(Role::Reader))
+        .await;
     let pipeline = PipelineRequest {
         description: "d".into(),
         ..Default::default()
@@ -25,53 +27,105 @@ async fn auth_matrix() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("token"));
-    for bad in ["nonsense", "evd_00112233aabbccdd_wrongwrongwrongwrongwrongwrongwrong", &app.admin_token[..app.admin_token.len() - 1]] {
+    for bad in [
+        "nonsense",
+        "evd_00112233aabbccdd_wrongwrongwrongwrongwrongwrongwrong",
+        &app.admin_token[..app.admin_token.len() - 1],
+    ] {
         let resp = http().get(&url).bearer_auth(bad).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "token {bad}");
     }
 
     // Writers write; readers and outsiders of a public org read but may not write.
-    app.client(&writer).put_pipeline("open", "p", &pipeline).await.unwrap();
+    app.client(&writer)
+        .put_pipeline("open", "p", &pipeline)
+        .await
+        .unwrap();
     for token in [&reader, &outsider] {
         let c = app.client(token);
         assert_eq!(c.pipelines("open").await.unwrap().len(), 1);
         let err = c.put_pipeline("open", "p2", &pipeline).await.unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
-        let env = EnvironmentRequest { kind: "server".into(), description: String::new() };
-        assert_eq!(c.put_environment("open", "e", &env).await.unwrap_err().status(), Some(StatusCode::FORBIDDEN));
+        let env = EnvironmentRequest {
+            kind: "server".into(),
+            description: String::new(),
+        };
+        assert_eq!(
+            c.put_environment("open", "e", &env)
+                .await
+                .unwrap_err()
+                .status(),
+            Some(StatusCode::FORBIDDEN)
+        );
     }
 
     // A private org does not exist for non-members, whatever they try.
     for token in [&reader, &writer, &outsider] {
         let c = app.client(token);
-        assert_eq!(c.pipelines("secret").await.unwrap_err().status(), Some(StatusCode::NOT_FOUND));
         assert_eq!(
-            c.put_pipeline("secret", "p", &pipeline).await.unwrap_err().status(),
+            c.pipelines("secret").await.unwrap_err().status(),
             Some(StatusCode::NOT_FOUND)
         );
-        let names: Vec<String> = c.orgs().await.unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(
+            c.put_pipeline("secret", "p", &pipeline)
+                .await
+                .unwrap_err()
+                .status(),
+            Some(StatusCode::NOT_FOUND)
+        );
+        let names: Vec<String> = c
+            .orgs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
         assert_eq!(names, vec!["open"]);
     }
     // Its members read it; a reader still cannot write.
     let m = app.client(&member);
     assert!(m.pipelines("secret").await.unwrap().is_empty());
-    assert_eq!(m.put_pipeline("secret", "p", &pipeline).await.unwrap_err().status(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(
+        m.put_pipeline("secret", "p", &pipeline)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(StatusCode::FORBIDDEN)
+    );
 
     // Only site admins create orgs and users; only org admins manage members.
     let w = app.client(&writer);
-    assert_eq!(w.create_org("mine", Visibility::Public).await.unwrap_err().status(), Some(StatusCode::FORBIDDEN));
-    assert_eq!(w.create_user("eve", true).await.unwrap_err().status(), Some(StatusCode::FORBIDDEN));
-    assert_eq!(w.set_member("open", "olga", Role::Admin).await.unwrap_err().status(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(
+        w.create_org("mine", Visibility::Public)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(StatusCode::FORBIDDEN)
+    );
+    assert_eq!(
+        w.create_user("eve", true).await.unwrap_err().status(),
+        Some(StatusCode::FORBIDDEN)
+    );
+    assert_eq!(
+        w.set_member("open", "olga", Role::Admin)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(StatusCode::FORBIDDEN)
+    );
 }
 
 #[test]
 fn cli_reports_auth_failures_with_exit_code_4() {
     let app = spawn_app(false);
-    app.cli("evd_0011223344556677_notavalidsecretnotavalidsecret00", "open")
-        .args(["pipeline", "ls"])
-        .assert()
-        .code(4)
-        .stderr(predicates::str::contains("invalid API token"));
+    app.cli(
+        "evd_0011223344556677_notavalidsecretnotavalidsecret00",
+        "open",
+    )
+    .args(["pipeline", "ls"])
+    .assert()
+    .code(4)
+    .stderr(predicates::str::contains("invalid API token"));
 }
 
 #[tokio::test]

@@ -20,47 +20,107 @@ async fn a_ci_pipeline_reports_through_the_cli() {
         cmd.args(args);
         cmd
     };
-    cli(&["pipeline", "create", "api", "--description", "The API", "--template", "unit-test,coverage"])
+    cli(&[
+        "pipeline",
+        "create",
+        "api",
+        "--description",
+        "The API",
+        "--template",
+        "unit-test,coverage",
+    ])
+    .assert()
+    .success();
+    cli(&["env", "create", "prod", "--type", "server"])
         .assert()
         .success();
-    cli(&["env", "create", "prod", "--type", "server"]).assert().success();
     cli(&[
-        "report", "artifact", artifact.to_str().unwrap(), "--artifact-type", "file", "--pipeline", "api",
-        "--git-commit", "abcdef1234567abcdef1234567abcdef12345678", "--build-url", "https://ci/1",
+        "report",
+        "artifact",
+        artifact.to_str().unwrap(),
+        "--artifact-type",
+        "file",
+        "--pipeline",
+        "api",
+        "--git-commit",
+        "abcdef1234567abcdef1234567abcdef12345678",
+        "--build-url",
+        "https://ci/1",
     ])
     .assert()
     .success()
     // SHA-256 of "hello world!", Kosli's published file vector.
-    .stdout(contains("api@7509e5bda0c762d2bac7f90d758b5b2263fa01ccbc542ab5e3df163be08e6ca9"));
+    .stdout(contains(
+        "api@7509e5bda0c762d2bac7f90d758b5b2263fa01ccbc542ab5e3df163be08e6ca9",
+    ));
     let fp = "7509e5bda0c762d2bac7f90d758b5b2263fa01ccbc542ab5e3df163be08e6ca9";
     let user_data = work.path().join("junit.json");
     std::fs::write(&user_data, r#"{"tests": 12, "failures": 0}"#).unwrap();
-    cli(&["report", "evidence", "--fingerprint", fp, "--name", "unit-test", "--user-data", user_data.to_str().unwrap()])
-        .assert()
-        .success();
-    cli(&["report", "evidence", "--artifact-type", "file", artifact.to_str().unwrap(), "--name", "coverage", "--compliant=false"])
-        .assert()
-        .success();
+    cli(&[
+        "report",
+        "evidence",
+        "--fingerprint",
+        fp,
+        "--name",
+        "unit-test",
+        "--user-data",
+        user_data.to_str().unwrap(),
+    ])
+    .assert()
+    .success();
+    cli(&[
+        "report",
+        "evidence",
+        "--artifact-type",
+        "file",
+        artifact.to_str().unwrap(),
+        "--name",
+        "coverage",
+        "--compliant=false",
+    ])
+    .assert()
+    .success();
     cli(&["artifact", "get", "api:abcdef1"])
         .assert()
         .success()
         .stdout(contains("State:       NON-COMPLIANT"))
         .stdout(contains("non-compliant evidence: coverage"))
         .stdout(contains("unit-test evidence received"));
-    cli(&["report", "deployment", "--fingerprint", fp, "--environment", "prod"])
-        .assert()
-        .success()
-        .stdout(contains("Deployment #1 to prod"));
+    cli(&[
+        "report",
+        "deployment",
+        "--fingerprint",
+        fp,
+        "--environment",
+        "prod",
+    ])
+    .assert()
+    .success()
+    .stdout(contains("Deployment #1 to prod"));
 
     // The runtime side: fingerprint the file and an unknown directory and report them.
-    cli(&["snapshot", "server", "prod", "--paths", &format!("{},{}", artifact.display(), build.display())])
-        .assert()
-        .success()
-        .stdout(contains("[2] artifacts were reported to environment prod: snapshot #1 created"));
-    cli(&["snapshot", "server", "prod", "--paths", &format!("{},{}", artifact.display(), build.display())])
-        .assert()
-        .success()
-        .stdout(contains("unchanged since snapshot #1"));
+    cli(&[
+        "snapshot",
+        "server",
+        "prod",
+        "--paths",
+        &format!("{},{}", artifact.display(), build.display()),
+    ])
+    .assert()
+    .success()
+    .stdout(contains(
+        "[2] artifacts were reported to environment prod: snapshot #1 created",
+    ));
+    cli(&[
+        "snapshot",
+        "server",
+        "prod",
+        "--paths",
+        &format!("{},{}", artifact.display(), build.display()),
+    ])
+    .assert()
+    .success()
+    .stdout(contains("unchanged since snapshot #1"));
     cli(&["env", "get", "prod"])
         .assert()
         .success()
@@ -69,10 +129,17 @@ async fn a_ci_pipeline_reports_through_the_cli() {
         .stdout(contains("unknown provenance"))
         .stdout(contains("prod#1 • "))
         .stdout(contains("NON-COMPLIANT (2 of 2 artifacts)"));
-    cli(&["snapshot", "server", "prod", "--paths", artifact.to_str().unwrap(), "--dry-run"])
-        .assert()
-        .success()
-        .stdout(contains(fp));
+    cli(&[
+        "snapshot",
+        "server",
+        "prod",
+        "--paths",
+        artifact.to_str().unwrap(),
+        "--dry-run",
+    ])
+    .assert()
+    .success()
+    .stdout(contains(fp));
 }
 
 #[tokio::test]
@@ -86,7 +153,10 @@ async fn json_output_is_the_api_response() {
         .unwrap();
     let from_cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let from_api: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/orgs/cyber-dojo/diff?a=aws-prod%2364&b=aws-prod%2365", app.host()))
+        .get(format!(
+            "{}/api/v1/orgs/cyber-dojo/diff?a=aws-prod%2364&b=aws-prod%2365",
+            app.host()
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -95,7 +165,10 @@ async fn json_output_is_the_api_response() {
         .await
         .unwrap();
     assert_eq!(from_cli, from_api);
-    assert_eq!(from_cli["only_b"][0]["fingerprint"], "9af401c4350b21e3f1df17d6ad808da43d9646e75b6da902cc7c492bcfb9c625");
+    assert_eq!(
+        from_cli["only_b"][0]["fingerprint"],
+        "9af401c4350b21e3f1df17d6ad808da43d9646e75b6da902cc7c492bcfb9c625"
+    );
 }
 
 #[test]
@@ -119,32 +192,51 @@ fn config_file_supplies_settings_and_flags_win() {
     let config = app.dir.path().join("evident.toml");
     std::fs::write(
         &config,
-        format!("host = \"{}\"\napi_token = \"{}\"\norg = \"cyber-dojo\"\noutput = \"json\"\n", app.host(), app.demo_token.as_deref().unwrap()),
+        format!(
+            "host = \"{}\"\napi_token = \"{}\"\norg = \"cyber-dojo\"\noutput = \"json\"\n",
+            app.host(),
+            app.demo_token.as_deref().unwrap()
+        ),
     )
     .unwrap();
     let run = |extra: &[&str]| {
         let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
-        cmd.env_clear().env("HOME", app.dir.path()).args(["--config", config.to_str().unwrap(), "pipeline", "ls"]).args(extra);
+        cmd.env_clear()
+            .env("HOME", app.dir.path())
+            .args(["--config", config.to_str().unwrap(), "pipeline", "ls"])
+            .args(extra);
         cmd.assert().success().get_output().stdout.clone()
     };
     let json: serde_json::Value = serde_json::from_slice(&run(&[])).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 12);
-    assert!(String::from_utf8(run(&["--output", "table"])).unwrap().starts_with("NAME"));
+    assert!(String::from_utf8(run(&["--output", "table"]))
+        .unwrap()
+        .starts_with("NAME"));
 }
 
 #[test]
 fn help_has_examples_and_completions_are_generated() {
     let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
-    cmd.args(["env", "get", "--help"]).assert().success().stdout(contains("evident env get aws-prod#65"));
+    cmd.args(["env", "get", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("evident env get aws-prod#65"));
     let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
-    cmd.args(["completion", "bash"]).assert().success().stdout(contains("_evident"));
+    cmd.args(["completion", "bash"])
+        .assert()
+        .success()
+        .stdout(contains("_evident"));
     let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
     cmd.args(["no-such-command"]).assert().code(2);
 }
 
 #[test]
 fn unreachable_server_is_exit_code_6() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
     cmd.env_clear()
         .env("EVIDENT_HOST", format!("http://127.0.0.1:{port}"))
@@ -153,4 +245,26 @@ fn unreachable_server_is_exit_code_6() {
         .assert()
         .code(6)
         .stderr(contains("cannot reach the server"));
+}
+
+#[test]
+fn assert_commands_gate_on_compliance() {
+    let app = spawn_app(true);
+    let token = app.demo_token.clone().unwrap();
+    app.cli(&token, "cyber-dojo")
+        .args(["assert", "artifact", "runner:16d9990"])
+        .assert()
+        .code(0)
+        .stdout(contains("cyberdojo/runner:16d9990: COMPLIANT"));
+    // aws-beta#10 is during a load test: an image nobody built runs there.
+    app.cli(&token, "cyber-dojo")
+        .args(["assert", "snapshot", "aws-beta@{2022-08-02T03:10:00Z}"])
+        .assert()
+        .code(7)
+        .stdout(contains("NON-COMPLIANT"))
+        .stdout(contains("loadtest/k6:latest: unknown provenance"));
+    app.cli(&token, "cyber-dojo")
+        .args(["assert", "snapshot", "aws-prod"])
+        .assert()
+        .code(0);
 }

@@ -32,7 +32,11 @@ async fn wait_ready(host: &str) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -45,16 +49,30 @@ async fn acknowledged_reports_survive_kill_9() {
     wait_ready(&host).await;
     let c = Client::new(&host, Some(ADMIN_TOKEN.into())).unwrap();
     c.create_org("o", Visibility::Public).await.unwrap();
-    c.put_environment("o", "prod", &EnvironmentRequest { kind: "server".into(), description: String::new() })
-        .await
-        .unwrap();
+    c.put_environment(
+        "o",
+        "prod",
+        &EnvironmentRequest {
+            kind: "server".into(),
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
     let mut acknowledged = 0;
     for n in 1..=50u32 {
         let r = EnvironmentReport {
-            artifacts: vec![ReportedInstance { digests: [("app".into(), fp(n))].into(), ..Default::default() }],
+            artifacts: vec![ReportedInstance {
+                digests: [("app".into(), fp(n))].into(),
+                ..Default::default()
+            }],
             kind: None,
         };
-        acknowledged = c.report_environment("o", "prod", &r).await.unwrap().snapshot;
+        acknowledged = c
+            .report_environment("o", "prod", &r)
+            .await
+            .unwrap()
+            .snapshot;
     }
     server.kill().unwrap(); // SIGKILL: no shutdown hooks, no checkpoint.
     server.wait().unwrap();

@@ -36,7 +36,14 @@ async fn setup(app: &TestApp) {
         .await
         .unwrap();
     admin
-        .put_environment("o", "prod", &EnvironmentRequest { kind: "k8s".into(), description: String::new() })
+        .put_environment(
+            "o",
+            "prod",
+            &EnvironmentRequest {
+                kind: "k8s".into(),
+                description: String::new(),
+            },
+        )
         .await
         .unwrap();
 }
@@ -50,7 +57,13 @@ async fn only_changes_make_snapshots() {
         let c = c.clone();
         async move { c.report_environment("o", "prod", &r).await.unwrap() }
     };
-    let three = || vec![instance("api:1", &fp(1), 100), instance("api:1", &fp(1), 100), instance("api:1", &fp(1), 100)];
+    let three = || {
+        vec![
+            instance("api:1", &fp(1), 100),
+            instance("api:1", &fp(1), 100),
+            instance("api:1", &fp(1), 100),
+        ]
+    };
 
     let first = send(report(three())).await;
     assert_eq!((first.snapshot, first.created), (1, true));
@@ -69,7 +82,12 @@ async fn only_changes_make_snapshots() {
     assert_eq!(d.changed.len(), 1);
     assert_eq!((d.changed[0].replicas_a, d.changed[0].replicas_b), (3, 1));
     // Blue-green: both versions show, each with its own replicas.
-    let bg = send(report(vec![instance("api:1", &fp(1), 100), instance("api:2", &fp(2), 200), instance("api:2", &fp(2), 200)])).await;
+    let bg = send(report(vec![
+        instance("api:1", &fp(1), 100),
+        instance("api:2", &fp(2), 200),
+        instance("api:2", &fp(2), 200),
+    ]))
+    .await;
     assert_eq!(bg.snapshot, 3);
     let s = c.snapshot("o", "prod").await.unwrap();
     assert_eq!(s.artifacts.len(), 2);
@@ -79,7 +97,12 @@ async fn only_changes_make_snapshots() {
     let s1 = c.snapshot("o", "prod#1").await.unwrap();
     assert_eq!(s1.artifacts.len(), 1);
     assert_eq!(s1.artifacts[0].replicas, 3);
-    assert_eq!(c.snapshot("o", "prod#2").await.unwrap().artifacts[0].running_since.as_second(), 100);
+    assert_eq!(
+        c.snapshot("o", "prod#2").await.unwrap().artifacts[0]
+            .running_since
+            .as_second(),
+        100
+    );
     // Heartbeats refresh "last reported" without a snapshot.
     let env = c.environment("o", "prod").await.unwrap();
     assert_eq!(env.latest_snapshot, Some(3));
@@ -94,13 +117,19 @@ async fn same_image_under_two_names_is_one_artifact() {
     c.report_environment(
         "o",
         "prod",
-        &report(vec![instance("docker.io/acme/api:1", &fp(7), 10), instance("ecr.example/api:1", &fp(7), 20)]),
+        &report(vec![
+            instance("docker.io/acme/api:1", &fp(7), 10),
+            instance("ecr.example/api:1", &fp(7), 20),
+        ]),
     )
     .await
     .unwrap();
     let s = c.snapshot("o", "prod").await.unwrap();
     assert_eq!(s.artifacts.len(), 1);
-    assert_eq!(s.artifacts[0].names, vec!["docker.io/acme/api:1", "ecr.example/api:1"]);
+    assert_eq!(
+        s.artifacts[0].names,
+        vec!["docker.io/acme/api:1", "ecr.example/api:1"]
+    );
     assert_eq!(s.artifacts[0].replicas, 2);
 }
 
@@ -123,9 +152,16 @@ async fn provenance_and_compliance_are_judged_per_artifact_and_snapshot() {
     )
     .await
     .unwrap();
-    c.report_environment("o", "prod", &report(vec![instance("api:1", &fp(1), 1), instance("miner", &fp(66), 2)]))
-        .await
-        .unwrap();
+    c.report_environment(
+        "o",
+        "prod",
+        &report(vec![
+            instance("api:1", &fp(1), 1),
+            instance("miner", &fp(66), 2),
+        ]),
+    )
+    .await
+    .unwrap();
 
     let s = c.snapshot("o", "prod").await.unwrap();
     assert!(!s.compliant);
@@ -153,22 +189,56 @@ async fn provenance_and_compliance_are_judged_per_artifact_and_snapshot() {
         )
         .await
         .unwrap();
-        let a = c.artifact("o", &format!("api@{}", &fp(1)[..12])).await.unwrap();
+        let a = c
+            .artifact("o", &format!("api@{}", &fp(1)[..12]))
+            .await
+            .unwrap();
         assert_eq!(a.compliant, compliant, "{:?}", a.reasons);
     }
     // Deployments and approvals are numbered per pipeline and appear in the history.
     let dep = c
-        .report_deployment("o", &DeploymentReport { fingerprint: known.clone(), environment: "prod".into(), description: None, user_data: None, pipeline: None })
+        .report_deployment(
+            "o",
+            &DeploymentReport {
+                fingerprint: known.clone(),
+                environment: "prod".into(),
+                description: None,
+                user_data: None,
+                pipeline: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(dep.number, Some(1));
     let appr = c
-        .report_approval("o", &ApprovalReport { fingerprint: known.clone(), environment: Some("prod".into()), approved: true, reviewer: Some("ann".into()), description: None, oldest_commit: None, newest_commit: None, pipeline: None })
+        .report_approval(
+            "o",
+            &ApprovalReport {
+                fingerprint: known.clone(),
+                environment: Some("prod".into()),
+                approved: true,
+                reviewer: Some("ann".into()),
+                description: None,
+                oldest_commit: None,
+                newest_commit: None,
+                pipeline: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(appr.number, Some(1));
-    let history: Vec<String> = c.artifact("o", &fp(1)).await.unwrap().history.into_iter().map(|h| h.text).collect();
-    assert!(history.contains(&"Started running in prod#1 environment".to_string()), "{history:?}");
+    let history: Vec<String> = c
+        .artifact("o", &fp(1))
+        .await
+        .unwrap()
+        .history
+        .into_iter()
+        .map(|h| h.text)
+        .collect();
+    assert!(
+        history.contains(&"Started running in prod#1 environment".to_string()),
+        "{history:?}"
+    );
     assert!(history.contains(&"Deployment #1 to prod environment".to_string()));
     assert!(history.contains(&"Approval #1 approved for prod environment by ann".to_string()));
     // The snapshot now lacks only the miner's provenance.
@@ -185,7 +255,9 @@ async fn concurrent_reporters_never_skip_or_repeat_numbers() {
     for n in 0..40u32 {
         let c = c.clone();
         tasks.push(tokio::spawn(async move {
-            c.report_environment("o", "prod", &report(vec![instance("a", &fp(n % 4 + 1), 1)])).await.unwrap()
+            c.report_environment("o", "prod", &report(vec![instance("a", &fp(n % 4 + 1), 1)]))
+                .await
+                .unwrap()
         }));
     }
     for t in tasks {
@@ -198,7 +270,14 @@ async fn concurrent_reporters_never_skip_or_repeat_numbers() {
     assert_eq!(numbers, (1..=latest).rev().collect::<Vec<_>>());
     // Consecutive snapshots always differ.
     for n in 2..=latest {
-        let d = c.diff("o", &format!("prod#{}", n - 1), &format!("prod#{n}"), false).await.unwrap();
-        assert!(!(d.only_a.is_empty() && d.only_b.is_empty() && d.changed.is_empty()), "#{n} equals #{}", n - 1);
+        let d = c
+            .diff("o", &format!("prod#{}", n - 1), &format!("prod#{n}"), false)
+            .await
+            .unwrap();
+        assert!(
+            !(d.only_a.is_empty() && d.only_b.is_empty() && d.changed.is_empty()),
+            "#{n} equals #{}",
+            n - 1
+        );
     }
 }

@@ -59,7 +59,10 @@ web                     UX for practicing TDD               public
     );
 
     // Short and full commit forms name the same artifact.
-    for reference in ["runner:16d9990", "runner:16d9990ad23a40eecaf087abac2a58a2d2a4b3f4"] {
+    for reference in [
+        "runner:16d9990",
+        "runner:16d9990ad23a40eecaf087abac2a58a2d2a4b3f4",
+    ] {
         let artifact = run(&app, &["artifact", "get", reference]);
         assert_lines_in_order(
             &artifact,
@@ -94,11 +97,21 @@ web                     UX for practicing TDD               public
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     let has = |s: &str| compact.iter().any(|l| l.contains(s));
-    assert!(has("16d9990 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/runner:16d9990 runner"));
-    assert!(has("SHA256: 9af401c4350b21e3f1df17d6ad808da43d9646e75b6da902cc7c492bcfb9c625"));
-    assert!(has("7c45272 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/shas:7c45272 shas"));
-    assert!(has("85d83c6 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/runner:85d83c6 runner"));
-    assert!(has("1a2b170 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/differ:1a2b170 differ"));
+    assert!(has(
+        "16d9990 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/runner:16d9990 runner"
+    ));
+    assert!(has(
+        "SHA256: 9af401c4350b21e3f1df17d6ad808da43d9646e75b6da902cc7c492bcfb9c625"
+    ));
+    assert!(has(
+        "7c45272 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/shas:7c45272 shas"
+    ));
+    assert!(has(
+        "85d83c6 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/runner:85d83c6 runner"
+    ));
+    assert!(has(
+        "1a2b170 Name: 274425519734.dkr.ecr.eu-central-1.amazonaws.com/differ:1a2b170 differ"
+    ));
     let replicas = |commit: &str| {
         compact
             .iter()
@@ -166,7 +179,11 @@ fn tracing_a_production_incident_back_to_git_commits() {
             "163       Fri, 02 Sep 2022 05:37:28 CEST  Fri, 02 Sep 2022 19:27:28 CEST  14 hours",
         ],
     );
-    assert_eq!(log.lines().count(), 16, "15 snapshots per page plus the header");
+    assert_eq!(
+        log.lines().count(),
+        16,
+        "15 snapshots per page plus the header"
+    );
 
     assert_lines_in_order(
         &run(&app, &["env", "diff", "aws-prod#176", "aws-prod#177"]),
@@ -213,7 +230,11 @@ fn tracing_a_production_incident_back_to_git_commits() {
 
     let web = run(
         &app,
-        &["artifact", "get", "web@480735698cb9e468bb16c4265fedb7507640d236b3ab53cf2e3ec09d3bd72063"],
+        &[
+            "artifact",
+            "get",
+            "web@480735698cb9e468bb16c4265fedb7507640d236b3ab53cf2e3ec09d3bd72063",
+        ],
     );
     assert_lines_in_order(
         &web,
