@@ -294,4 +294,71 @@ impl Client {
             .append_pair("per_page", &per_page.to_string());
         self.get(url).await
     }
+
+    // ---- repositories ----
+
+    pub async fn add_repo(&self, org: &str, name: &str, url: &str) -> Result<Repo> {
+        let body = RepoRequest {
+            name: name.into(),
+            url: url.into(),
+        };
+        self.call(Method::POST, self.url(&["orgs", org, "repos"]), Some(&body))
+            .await
+    }
+
+    pub async fn repos(&self, org: &str) -> Result<Vec<Repo>> {
+        self.get(self.url(&["orgs", org, "repos"])).await
+    }
+
+    pub async fn remove_repo(&self, org: &str, name: &str) -> Result<()> {
+        self.call::<(), ()>(
+            Method::DELETE,
+            self.url(&["orgs", org, "repos", name]),
+            None,
+        )
+        .await
+    }
+
+    pub async fn refresh_repo(&self, org: &str, name: &str) -> Result<Repo> {
+        let url = self.url(&["orgs", org, "repos", name, "refresh"]);
+        self.call::<(), Repo>(Method::POST, url, None).await
+    }
+
+    pub async fn commits(
+        &self,
+        org: &str,
+        repo: &str,
+        page: u64,
+        per_page: u64,
+        reference: Option<&str>,
+    ) -> Result<CommitPage> {
+        let mut url = self.url(&["orgs", org, "repos", repo, "commits"]);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("page", &page.to_string())
+                .append_pair("per_page", &per_page.to_string());
+            if let Some(r) = reference {
+                q.append_pair("ref", r);
+            }
+        }
+        self.get(url).await
+    }
+
+    pub async fn between(
+        &self,
+        org: &str,
+        repo: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Commit>> {
+        let mut url = self.url(&["orgs", org, "repos", repo, "between"]);
+        url.query_pairs_mut()
+            .append_pair("from", from)
+            .append_pair("to", to);
+        self.get(url).await
+    }
+
+    pub async fn search(&self, org: &str, prefix: &str) -> Result<SearchResult> {
+        self.get(self.url(&["orgs", org, "search", prefix])).await
+    }
 }

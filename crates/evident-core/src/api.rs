@@ -370,3 +370,89 @@ pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
 }
+
+// ---- git repositories and commits ----
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoRequest {
+    pub name: String,
+    pub url: String,
+}
+
+/// A tracked repository.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Repo {
+    pub name: String,
+    pub url: String,
+    pub created_at: Timestamp,
+    pub commits: u64,
+    pub last_refresh_at: Option<Timestamp>,
+    /// `ok`, `failed` or `never`.
+    pub last_refresh: String,
+    pub last_error: Option<String>,
+}
+
+/// Who made a commit and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    pub name: String,
+    pub email: String,
+    pub time: Timestamp,
+    /// The author's or committer's UTC offset, in minutes.
+    pub offset_minutes: i32,
+}
+
+/// One commit with its refs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    pub sha: String,
+    pub parents: Vec<String>,
+    pub author: Signature,
+    pub committer: Signature,
+    pub message: String,
+    /// Branches and tags pointing at it.
+    pub refs: Vec<String>,
+}
+
+/// A page of commits, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitPage {
+    pub repo: String,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+    pub commits: Vec<Commit>,
+}
+
+/// What `evident search` finds for a commit or fingerprint prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// Matching commits in tracked repositories.
+    pub commits: Vec<RepoCommit>,
+    /// Artifacts built from those commits, or with a matching fingerprint.
+    pub artifacts: Vec<ArtifactWhere>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepoCommit {
+    pub repo: String,
+    pub commit: Commit,
+}
+
+/// An artifact and where it runs or ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArtifactWhere {
+    pub artifact: ArtifactSummary,
+    /// `aws-prod#65..#93` style spans, current ones last with no end.
+    pub runs: Vec<RunWhere>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunWhere {
+    pub environment: String,
+    pub from_snapshot: u64,
+    /// The first snapshot it was no longer in, if it stopped.
+    pub to_snapshot: Option<u64>,
+    pub replicas: u32,
+}

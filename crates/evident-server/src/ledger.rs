@@ -460,6 +460,23 @@ impl Ledger {
         })
     }
 
+    /// Summaries (with compliance) of artifact records.
+    pub async fn summaries(&self, records: Vec<ArtifactRecord>) -> ApiResult<Vec<ArtifactSummary>> {
+        let ids: Vec<i64> = records.iter().map(|a| a.id).collect();
+        let evidence = self.store.evidence(&ids).await?;
+        Ok(records
+            .into_iter()
+            .map(|a| ArtifactSummary {
+                compliant: verdict_of(&a, &evidence).compliant,
+                name: a.name,
+                fingerprint: a.fingerprint,
+                pipeline: a.pipeline,
+                git_commit: a.git_commit,
+                created_at: a.created_at,
+            })
+            .collect())
+    }
+
     pub async fn list_artifacts(
         &self,
         org: &OrgRecord,
@@ -471,19 +488,7 @@ impl Ledger {
             .store
             .list_artifacts(org.id, pipeline, page, per_page)
             .await?;
-        let ids: Vec<i64> = records.iter().map(|a| a.id).collect();
-        let evidence = self.store.evidence(&ids).await?;
-        let items = records
-            .into_iter()
-            .map(|a| ArtifactSummary {
-                compliant: verdict_of(&a, &evidence).compliant,
-                name: a.name,
-                fingerprint: a.fingerprint,
-                pipeline: a.pipeline,
-                git_commit: a.git_commit,
-                created_at: a.created_at,
-            })
-            .collect();
+        let items = self.summaries(records).await?;
         Ok(Page {
             page,
             per_page,

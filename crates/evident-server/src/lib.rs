@@ -9,6 +9,7 @@ pub mod demo;
 mod error;
 mod extract;
 pub mod ledger;
+pub mod repos;
 mod routes;
 
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct Config {
     pub bootstrap_token: Option<String>,
     /// Load the cyber-dojo demo data set.
     pub demo: bool,
+    /// Mirrors, URL policy and refresh schedule of tracked repositories.
+    pub git: repos::GitConfig,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             max_body_bytes: 8 * 1024 * 1024,
             bootstrap_token: None,
             demo: false,
+            git: repos::GitConfig::default(),
         }
     }
 }
@@ -54,6 +58,7 @@ impl Default for Config {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub ledger: Ledger,
+    pub repos: Arc<repos::Repos>,
     tokens: cache::TtlCache<String, evident_store::TokenRecord>,
     orgs: cache::TtlCache<String, evident_store::OrgRecord>,
     roles: cache::TtlCache<(i64, i64), Option<evident_core::api::Role>>,
@@ -118,9 +123,12 @@ impl Application {
         };
         let needs_bootstrap = store.users_count().await? == 0;
         let ttl = std::time::Duration::from_secs(5);
+        let repos = Arc::new(repos::Repos::new(store.clone(), config.git.clone()));
+        repos.spawn_refresher();
         let state = Arc::new(AppState {
             store: store.clone(),
             ledger,
+            repos,
             tokens: cache::TtlCache::new(ttl, 10_000),
             orgs: cache::TtlCache::new(ttl, 10_000),
             roles: cache::TtlCache::new(ttl, 100_000),

@@ -173,6 +173,47 @@ pub trait Store: Send + Sync + 'static {
     /// Every run of a fingerprint in any environment of the org, with snapshot times.
     async fn runs_of(&self, org_id: i64, fingerprint: &Fingerprint) -> Result<Vec<RunHistory>>;
 
+    // ---- git repositories ----
+    /// Starts tracking a repository; a conflict if the name is taken.
+    async fn create_repo(
+        &self,
+        org: &OrgRecord,
+        name: &str,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<RepoRecord>;
+    async fn repos(&self, org_id: i64) -> Result<Vec<RepoRecord>>;
+    async fn repo(&self, org_id: i64, name: &str) -> Result<Option<RepoRecord>>;
+    /// Every tracked repository of every org, for the background refresher.
+    async fn all_repos(&self) -> Result<Vec<(OrgRecord, RepoRecord)>>;
+    async fn delete_repo(&self, org: &OrgRecord, name: &str, now: Timestamp) -> Result<()>;
+    /// Records a successful refresh: the new ref set, new commits, and commits no longer reachable.
+    async fn apply_refresh(
+        &self,
+        repo_id: i64,
+        refs: &[(String, String)],
+        new_commits: &[evident_core::api::Commit],
+        removed: &[String],
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Records a failed refresh; the index keeps its previous state.
+    async fn refresh_failed(&self, repo_id: i64, error: &str, now: Timestamp) -> Result<()>;
+    /// Reachable commits of a repository (refs left empty), in no particular order.
+    async fn repo_commits(&self, repo_id: i64) -> Result<Vec<evident_core::api::Commit>>;
+    async fn repo_refs(&self, repo_id: i64) -> Result<Vec<(String, String)>>;
+    /// Commits whose sha starts with `prefix`, in any repository of the org.
+    async fn commits_by_prefix(
+        &self,
+        org_id: i64,
+        prefix: &str,
+    ) -> Result<Vec<(String, evident_core::api::Commit)>>;
+    /// Artifacts whose git commit starts with `prefix`, in any pipeline.
+    async fn artifacts_by_commit_prefix(
+        &self,
+        org_id: i64,
+        prefix: &str,
+    ) -> Result<Vec<ArtifactRecord>>;
+
     /// Flushes and closes connections (SQLite checkpoints its WAL into the database file).
     async fn close(&self);
 

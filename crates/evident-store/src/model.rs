@@ -103,3 +103,16 @@ pub(crate) fn visibility_from(s: &str) -> Visibility {
         Visibility::Public
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct RepoRecord {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub created_at: Timestamp,
+    pub last_refresh_at: Option<Timestamp>,
+    pub last_refresh_ok: Option<bool>,
+    pub last_error: Option<String>,
+    pub generation: i64,
+    pub commits: u64,
+}

@@ -65,6 +65,15 @@ pub enum Command {
     /// Report what runs in an environment
     #[command(subcommand)]
     Snapshot(SnapshotCmd),
+    /// Track git repositories on the server
+    #[command(subcommand)]
+    Repo(RepoCmd),
+    /// List commits: of any repository directly, or of a tracked one
+    #[command(subcommand)]
+    Commits(CommitsCmd),
+    /// Find a commit or fingerprint: the commit, artifacts built from it, where they run
+    #[command(after_help = "Example:\n  evident search 16d9990")]
+    Search { prefix: String },
     /// Exit 0 when compliant, 7 when not: for gates in CI and deploy scripts
     #[command(subcommand)]
     Assert(AssertCmd),
@@ -99,6 +108,24 @@ pub struct ServerArgs {
     /// Largest accepted request body, in bytes
     #[arg(long, env = "EVIDENT_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Where git mirrors are kept [default: <data dir>/evident/mirrors]
+    #[arg(long, env = "EVIDENT_MIRRORS_DIR")]
+    pub mirrors_dir: Option<PathBuf>,
+    /// Seconds between refreshes of tracked repositories (0 turns them off)
+    #[arg(long, env = "EVIDENT_REFRESH_INTERVAL", default_value_t = 300)]
+    pub refresh_interval: u64,
+    /// Accept file:// repository URLs (the server's own disk): for tests and trusted setups
+    #[arg(long, env = "EVIDENT_GIT_ALLOW_FILE")]
+    pub git_allow_file: bool,
+    /// Accept repositories on loopback and private addresses
+    #[arg(long, env = "EVIDENT_GIT_ALLOW_PRIVATE_HOSTS")]
+    pub git_allow_private_hosts: bool,
+    /// Only these git hosts, comma-separated (e.g. github.com,*.example.com)
+    #[arg(long, env = "EVIDENT_GIT_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub git_allowed_hosts: Vec<String>,
+    /// Longest a clone or fetch may take, in seconds
+    #[arg(long, env = "EVIDENT_GIT_TIMEOUT", default_value_t = 300)]
+    pub git_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +341,64 @@ pub enum SnapshotCmd {
     },
     /// Send a report read from a JSON file (`{"artifacts": [...]}`), e.g. from a custom reporter
     File { env: String, file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCmd {
+    /// Track a repository: mirror it on the server and index its commits
+    #[command(
+        after_help = "Example:\n  evident repo add runner https://github.com/cyber-dojo/runner.git"
+    )]
+    Add { name: String, url: String },
+    /// List tracked repositories with their last refresh
+    #[command(alias = "list")]
+    Ls,
+    /// Stop tracking a repository
+    Rm { name: String },
+    /// Fetch and index what changed now
+    Refresh { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommitsCmd {
+    /// Every commit reachable from all branches and tags of a git URL (no server needed)
+    #[command(
+        after_help = "Examples:\n  evident commits list https://github.com/cyber-dojo/runner.git\n  evident commits list https://github.com/git/git.git --branch master --limit 20 -o json"
+    )]
+    List {
+        url: String,
+        #[arg(long)]
+        branch: Option<String>,
+        /// Only commits committed at or after this time (RFC 3339, a date, or 3.days.ago)
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Accept file:// URLs (your own disk)
+        #[arg(long, env = "EVIDENT_GIT_ALLOW_FILE")]
+        allow_file: bool,
+        /// Where mirrors are kept between runs [default: <cache dir>/evident/mirrors]
+        #[arg(long)]
+        mirrors: Option<PathBuf>,
+    },
+    /// A page of a tracked repository's commits
+    #[command(after_help = "Example:\n  evident commits page runner --ref main --page 2")]
+    Page {
+        repo: String,
+        #[arg(long = "ref")]
+        reference: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        #[arg(long, short = 'n', default_value_t = 30)]
+        per_page: u64,
+    },
+    /// The commits NEW brings over OLD in a tracked repository
+    #[command(after_help = "Example:\n  evident commits between runner 85d83c6 16d9990")]
+    Between {
+        repo: String,
+        old: String,
+        new: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

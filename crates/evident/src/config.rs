@@ -97,11 +97,19 @@ pub fn resolve(global: &Global) -> anyhow::Result<ClientConfig> {
     })
 }
 
-/// The server's default database: a file under the user's data directory.
-pub fn default_database_url() -> anyhow::Result<String> {
+/// `<data dir>/evident`, created if missing.
+pub fn data_dir() -> anyhow::Result<PathBuf> {
     let dir = dirs::data_dir()
         .context("no data directory for this user: pass --db sqlite://PATH")?
         .join("evident");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(format!("sqlite://{}", dir.join("evident.db").display()))
+    Ok(dir)
+}
+
+/// The server's default database: a file under the user's data directory.
+pub fn default_database_url() -> anyhow::Result<String> {
+    Ok(format!(
+        "sqlite://{}",
+        data_dir()?.join("evident.db").display()
+    ))
 }

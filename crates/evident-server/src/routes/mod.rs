@@ -3,6 +3,7 @@
 mod admin;
 mod artifacts;
 mod envs;
+mod repos;
 
 use std::sync::Arc;
 
@@ -49,6 +50,15 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/orgs/{org}/envs/{env}/log", get(envs::log))
         .route("/orgs/{org}/snapshots/{snappish}", get(envs::get_snapshot))
         .route("/orgs/{org}/diff", get(envs::diff))
+        .route("/orgs/{org}/repos", get(repos::list).post(repos::add))
+        .route(
+            "/orgs/{org}/repos/{name}",
+            get(repos::get).delete(repos::remove),
+        )
+        .route("/orgs/{org}/repos/{name}/refresh", post(repos::refresh))
+        .route("/orgs/{org}/repos/{name}/commits", get(repos::commits))
+        .route("/orgs/{org}/repos/{name}/between", get(repos::between))
+        .route("/orgs/{org}/search/{prefix}", get(repos::search))
         .fallback(not_found)
 }
 

@@ -451,3 +451,19 @@ pub async fn deployments(db: &SqlitePool, artifact_id: i64) -> Result<Vec<Deploy
         })
         .collect())
 }
+
+pub async fn artifacts_by_commit_prefix(
+    db: &SqlitePool,
+    org_id: i64,
+    prefix: &str,
+) -> Result<Vec<ArtifactRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ARTIFACT_COLUMNS} WHERE a.org_id = ?1 AND a.git_commit >= ?2 AND a.git_commit < ?2 || 'z'
+         ORDER BY a.created_at, a.id LIMIT 200"
+    ))
+    .bind(org_id)
+    .bind(prefix.to_ascii_lowercase())
+    .fetch_all(db)
+    .await?;
+    Ok(rows.iter().map(artifact_from).collect())
+}

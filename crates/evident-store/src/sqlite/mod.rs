@@ -4,6 +4,7 @@
 mod auth;
 mod ci;
 mod envs;
+mod repos;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -307,6 +308,68 @@ impl Store for SqliteStore {
     }
     async fn runs_of(&self, org_id: i64, fingerprint: &Fingerprint) -> Result<Vec<RunHistory>> {
         envs::runs_of(&self.reader, org_id, fingerprint).await
+    }
+
+    async fn create_repo(
+        &self,
+        org: &OrgRecord,
+        name: &str,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<RepoRecord> {
+        repos::create_repo(&self.writer, org, name, url, now).await
+    }
+    async fn repos(&self, org_id: i64) -> Result<Vec<RepoRecord>> {
+        let repos = repos::repos(&self.reader, Some(org_id), None).await?;
+        Ok(repos.into_iter().map(|(_, r)| r).collect())
+    }
+    async fn repo(&self, org_id: i64, name: &str) -> Result<Option<RepoRecord>> {
+        let repos = repos::repos(&self.reader, Some(org_id), Some(name)).await?;
+        Ok(repos.into_iter().next().map(|(_, r)| r))
+    }
+    async fn all_repos(&self) -> Result<Vec<(OrgRecord, RepoRecord)>> {
+        let repos = repos::repos(&self.reader, None, None).await?;
+        let orgs = auth::orgs(&self.reader).await?;
+        Ok(repos
+            .into_iter()
+            .filter_map(|(org_id, r)| orgs.iter().find(|o| o.id == org_id).map(|o| (o.clone(), r)))
+            .collect())
+    }
+    async fn delete_repo(&self, org: &OrgRecord, name: &str, now: Timestamp) -> Result<()> {
+        repos::delete_repo(&self.writer, org, name, now).await
+    }
+    async fn apply_refresh(
+        &self,
+        repo_id: i64,
+        refs: &[(String, String)],
+        new_commits: &[evident_core::api::Commit],
+        removed: &[String],
+        now: Timestamp,
+    ) -> Result<()> {
+        repos::apply_refresh(&self.writer, repo_id, refs, new_commits, removed, now).await
+    }
+    async fn refresh_failed(&self, repo_id: i64, error: &str, now: Timestamp) -> Result<()> {
+        repos::refresh_failed(&self.writer, repo_id, error, now).await
+    }
+    async fn repo_commits(&self, repo_id: i64) -> Result<Vec<evident_core::api::Commit>> {
+        repos::repo_commits(&self.reader, repo_id).await
+    }
+    async fn repo_refs(&self, repo_id: i64) -> Result<Vec<(String, String)>> {
+        repos::repo_refs(&self.reader, repo_id).await
+    }
+    async fn commits_by_prefix(
+        &self,
+        org_id: i64,
+        prefix: &str,
+    ) -> Result<Vec<(String, evident_core::api::Commit)>> {
+        repos::commits_by_prefix(&self.reader, org_id, prefix).await
+    }
+    async fn artifacts_by_commit_prefix(
+        &self,
+        org_id: i64,
+        prefix: &str,
+    ) -> Result<Vec<ArtifactRecord>> {
+        ci::artifacts_by_commit_prefix(&self.reader, org_id, prefix).await
     }
 
     async fn close(&self) {

@@ -5,6 +5,7 @@ mod artifact;
 mod assert;
 mod env;
 mod pipeline;
+mod repo;
 mod report;
 mod server;
 mod snapshot;
@@ -51,6 +52,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(exit::OK)
         }
+        Command::Repo(cmd) => repo::run_repo(&ctx()?, cmd).await,
+        Command::Commits(cmd) => {
+            let config = resolve(&cli.global)?;
+            repo::run_commits(&config, ctx, cmd).await
+        }
+        Command::Search { prefix } => repo::run_search(&ctx()?, &prefix).await,
         Command::Assert(cmd) => assert::run(&ctx()?, cmd).await,
         Command::Org(cmd) => admin::run_org(&ctx()?, cmd).await,
         Command::User(cmd) => admin::run_user(&ctx()?, cmd).await,

@@ -1,6 +1,8 @@
 //! `evident server`.
 
 use anyhow::Context;
+use evident_git::{GitOptions, UrlPolicy};
+use evident_server::repos::GitConfig;
 use evident_server::{Application, Config};
 
 use crate::cli::ServerArgs;
@@ -26,12 +28,34 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<i32> {
         (None, Some(url)) => url,
         (None, None) => default_database_url()?,
     };
+    let mirrors_dir = match (&demo_dir, args.mirrors_dir) {
+        (Some(dir), _) => dir.path().join("mirrors"),
+        (None, Some(dir)) => dir,
+        (None, None) => crate::config::data_dir()?.join("mirrors"),
+    };
+    let git = GitConfig {
+        mirrors_dir,
+        policy: UrlPolicy {
+            allow_file: args.git_allow_file,
+            allow_private_hosts: args.git_allow_private_hosts,
+            allowed_hosts: (!args.git_allowed_hosts.is_empty()).then_some(args.git_allowed_hosts),
+            ..UrlPolicy::default()
+        },
+        options: GitOptions {
+            timeout: std::time::Duration::from_secs(args.git_timeout.max(1)),
+            ..GitOptions::default()
+        },
+        refresh_interval: (args.refresh_interval > 0)
+            .then(|| std::time::Duration::from_secs(args.refresh_interval)),
+        concurrency: 2,
+    };
     let config = Config {
         bind: args.bind,
         database_url: database_url.clone(),
         max_body_bytes: args.max_body_bytes,
         bootstrap_token: args.bootstrap_token,
         demo: args.demo,
+        git,
     };
     let app = Application::build(config).await?;
     let host = format!("http://{}", app.addr());

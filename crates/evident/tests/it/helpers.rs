@@ -34,14 +34,25 @@ pub const ADMIN_TOKEN: &str = "evd_00112233aabbccdd_0123456789abcdef0123456789ab
 
 /// Starts a server with a fresh database (and the demo data when `demo`).
 pub fn spawn_app(demo: bool) -> TestApp {
+    spawn_app_with(demo, |_| {})
+}
+
+/// Like [`spawn_app`], with a chance to adjust the configuration first.
+pub fn spawn_app_with(demo: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
+    let mut config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", dir.path().join("evident.db").display()),
         max_body_bytes: 1024 * 1024,
         bootstrap_token: Some(ADMIN_TOKEN.to_string()),
         demo,
+        git: evident_server::repos::GitConfig {
+            mirrors_dir: dir.path().join("mirrors"),
+            refresh_interval: None,
+            ..Default::default()
+        },
     };
+    adjust(&mut config);
     let (tx, rx) = mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // The server gets its own runtime so blocking test code (assert_cmd) cannot starve it.

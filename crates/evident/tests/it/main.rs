@@ -6,5 +6,6 @@ mod bad_input;
 mod cli;
 mod durability;
 mod helpers;
+mod repos;
 mod snapshots;
 mod tutorial;

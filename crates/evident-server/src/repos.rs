@@ -1,0 +1,502 @@
+//! Tracked repositories: mirroring, incremental indexing, and serving commit pages fast.
+//!
+//! The index lives in the store (so every replica sees it); each server keeps an in-memory
+//! copy per repository with every commit's JSON pre-rendered, so a page is a slice of ready
+//! bytes rather than a query and a serialisation. The copy is reloaded when the repository's
+//! generation (bumped by every refresh that changed something) moves.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use evident_core::api::{Commit, Repo, Signature};
+use evident_git::{GitOptions, Mirror, UrlPolicy};
+use evident_store::{OrgRecord, RepoRecord, Store};
+use jiff::Timestamp;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Git settings of the server.
+#[derive(Debug, Clone)]
+pub struct GitConfig {
+    /// Where bare mirrors live (a cache: deleting it only costs a re-clone).
+    pub mirrors_dir: PathBuf,
+    pub policy: UrlPolicy,
+    pub options: GitOptions,
+    /// How often every tracked repository is refreshed; `None` turns the refresher off.
+    pub refresh_interval: Option<Duration>,
+    /// Refreshes that may run at once.
+    pub concurrency: usize,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        Self {
+            mirrors_dir: std::env::temp_dir().join("evident-mirrors"),
+            policy: UrlPolicy::default(),
+            options: GitOptions::default(),
+            refresh_interval: Some(Duration::from_secs(300)),
+            concurrency: 2,
+        }
+    }
+}
+
+/// A repository's commits, newest first, ready to serve.
+pub struct RepoIndex {
+    generation: i64,
+    commits: Vec<Commit>,
+    /// `commits[i]` as JSON.
+    json: Vec<Box<str>>,
+    by_sha: HashMap<String, usize>,
+    refs: Vec<(String, String)>,
+}
+
+impl RepoIndex {
+    fn build(generation: i64, mut commits: Vec<Commit>, refs: Vec<(String, String)>) -> Self {
+        let mut names: HashMap<&str, Vec<String>> = HashMap::new();
+        for (name, sha) in &refs {
+            names.entry(sha.as_str()).or_default().push(name.clone());
+        }
+        for c in &mut commits {
+            if let Some(n) = names.get(c.sha.as_str()) {
+                c.refs = n.clone();
+            }
+        }
+        let commits = date_order(commits);
+        let json = commits
+            .iter()
+            .map(|c| {
+                serde_json::to_string(c)
+                    .expect("commits serialise")
+                    .into_boxed_str()
+            })
+            .collect();
+        let by_sha = commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.sha.clone(), i))
+            .collect();
+        Self {
+            generation,
+            commits,
+            json,
+            by_sha,
+            refs,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.commits.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commits.is_empty()
+    }
+
+    /// Indexes (into the newest-first order) of commits reachable from `tips`.
+    fn reachable(&self, tips: &[&str]) -> Vec<usize> {
+        let mut seen = vec![false; self.commits.len()];
+        let mut stack: Vec<usize> = tips
+            .iter()
+            .filter_map(|t| self.by_sha.get(*t).copied())
+            .collect();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            stack.extend(
+                self.commits[i]
+                    .parents
+                    .iter()
+                    .filter_map(|p| self.by_sha.get(p).copied()),
+            );
+        }
+        (0..seen.len()).filter(|i| seen[*i]).collect()
+    }
+
+    /// The commits a ref selects: all, or those reachable from a branch, tag or sha.
+    pub fn select(&self, reference: Option<&str>) -> ApiResult<Vec<usize>> {
+        let Some(r) = reference else {
+            return Ok((0..self.commits.len()).collect());
+        };
+        let tip = self
+            .refs
+            .iter()
+            .find(|(name, _)| {
+                name == r
+                    || name.strip_prefix("refs/heads/") == Some(r)
+                    || name.strip_prefix("refs/tags/") == Some(r)
+            })
+            .map(|(_, sha)| sha.as_str())
+            .or_else(|| {
+                self.resolve_sha(r)
+                    .ok()
+                    .map(|i| self.commits[i].sha.as_str())
+            })
+            .ok_or_else(|| ApiError::not_found(format!("no branch, tag or commit named {r:?}")))?;
+        Ok(self.reachable(&[tip]))
+    }
+
+    /// A commit by full sha or unique prefix.
+    pub fn resolve_sha(&self, prefix: &str) -> ApiResult<usize> {
+        if let Some(i) = self.by_sha.get(prefix) {
+            return Ok(*i);
+        }
+        if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ApiError::bad_request(format!(
+                "{prefix:?} is not a commit sha"
+            )));
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        let found: Vec<usize> = self
+            .commits
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.sha.starts_with(&prefix))
+            .map(|(i, _)| i)
+            .take(2)
+            .collect();
+        match found[..] {
+            [i] => Ok(i),
+            [] => Err(ApiError::not_found(format!(
+                "no commit {prefix} in this repository"
+            ))),
+            _ => Err(ApiError::conflict(format!(
+                "commit prefix {prefix} is ambiguous"
+            ))),
+        }
+    }
+
+    pub fn commit(&self, i: usize) -> &Commit {
+        &self.commits[i]
+    }
+
+    pub fn json(&self, i: usize) -> &str {
+        &self.json[i]
+    }
+
+    /// Commits reachable from `new` but not from `old`, newest first: what `new` brings.
+    pub fn between(&self, old: &str, new: &str) -> ApiResult<Vec<usize>> {
+        let (o, n) = (self.resolve_sha(old)?, self.resolve_sha(new)?);
+        let old_set: HashSet<usize> = self
+            .reachable(&[&self.commits[o].sha])
+            .into_iter()
+            .collect();
+        Ok(self
+            .reachable(&[&self.commits[n].sha])
+            .into_iter()
+            .filter(|i| !old_set.contains(i))
+            .collect())
+    }
+
+    /// True when `ancestor` is reachable from `descendant`.
+    pub fn is_ancestor(&self, ancestor: usize, descendant: usize) -> bool {
+        self.reachable(&[&self.commits[descendant].sha])
+            .contains(&ancestor)
+    }
+}
+
+/// Newest first as `git log --date-order` shows them: by committer time, but never a parent
+/// before its child, so commits made in the same second still come out in history order.
+fn date_order(commits: Vec<Commit>) -> Vec<Commit> {
+    use std::collections::BinaryHeap;
+    let index: HashMap<&str, usize> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.sha.as_str(), i))
+        .collect();
+    let mut children = vec![0usize; commits.len()];
+    for c in &commits {
+        for p in &c.parents {
+            if let Some(&j) = index.get(p.as_str()) {
+                children[j] += 1;
+            }
+        }
+    }
+    let key = |i: usize| {
+        (
+            commits[i].committer.time,
+            std::cmp::Reverse(commits[i].sha.clone()),
+            i,
+        )
+    };
+    let mut ready: BinaryHeap<_> = (0..commits.len())
+        .filter(|i| children[*i] == 0)
+        .map(key)
+        .collect();
+    let mut order = Vec::with_capacity(commits.len());
+    while let Some((_, _, i)) = ready.pop() {
+        order.push(i);
+        for p in &commits[i].parents {
+            if let Some(&j) = index.get(p.as_str()) {
+                children[j] -= 1;
+                if children[j] == 0 {
+                    ready.push(key(j));
+                }
+            }
+        }
+    }
+    drop(index);
+    let mut slots: Vec<Option<Commit>> = commits.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+/// The repository side of the server.
+pub struct Repos {
+    store: Arc<dyn Store>,
+    pub config: GitConfig,
+    indexes: Mutex<HashMap<i64, Arc<RepoIndex>>>,
+    /// One refresh per repository at a time; concurrent callers wait for it (single flight).
+    refreshing: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub fn to_api(r: &RepoRecord) -> Repo {
+    Repo {
+        name: r.name.clone(),
+        url: r.url.clone(),
+        created_at: r.created_at,
+        commits: r.commits,
+        last_refresh_at: r.last_refresh_at,
+        last_refresh: match r.last_refresh_ok {
+            None => "never",
+            Some(true) => "ok",
+            Some(false) => "failed",
+        }
+        .to_string(),
+        last_error: r.last_error.clone(),
+    }
+}
+
+fn convert(c: evident_git::Commit) -> Commit {
+    let sig = |name, email, time: i64, offset| Signature {
+        name,
+        email,
+        time: Timestamp::from_second(time).unwrap_or(Timestamp::UNIX_EPOCH),
+        offset_minutes: offset,
+    };
+    Commit {
+        author: sig(
+            c.author_name,
+            c.author_email,
+            c.author_time,
+            c.author_offset_minutes,
+        ),
+        committer: sig(
+            c.committer_name,
+            c.committer_email,
+            c.committer_time,
+            c.committer_offset_minutes,
+        ),
+        sha: c.sha,
+        parents: c.parents,
+        message: c.message,
+        refs: c.refs,
+    }
+}
+
+impl Repos {
+    pub fn new(store: Arc<dyn Store>, config: GitConfig) -> Self {
+        Self {
+            store,
+            config,
+            indexes: Mutex::new(HashMap::new()),
+            refreshing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn check_url(&self, url: &str) -> ApiResult<evident_git::CheckedUrl> {
+        self.config
+            .policy
+            .check(url)
+            .map_err(|e| ApiError::bad_request(format!("repository URL refused: {e}")))
+    }
+
+    pub async fn add(&self, org: &OrgRecord, name: &str, url: &str) -> ApiResult<Repo> {
+        evident_core::refs::check_name(name)?;
+        self.check_url(url)?;
+        let repo = self
+            .store
+            .create_repo(org, name, url, Timestamp::now())
+            .await?;
+        self.refresh(&repo).await?;
+        self.get(org, name).await
+    }
+
+    pub async fn get(&self, org: &OrgRecord, name: &str) -> ApiResult<Repo> {
+        Ok(to_api(&self.record(org, name).await?))
+    }
+
+    pub async fn record(&self, org: &OrgRecord, name: &str) -> ApiResult<RepoRecord> {
+        self.store
+            .repo(org.id, name)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("repository {name:?} not found")))
+    }
+
+    pub async fn remove(&self, org: &OrgRecord, name: &str) -> ApiResult<()> {
+        let repo = self.record(org, name).await?;
+        self.store.delete_repo(org, name, Timestamp::now()).await?;
+        self.indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&repo.id);
+        if let Ok(url) = self.check_url(&repo.url) {
+            // The mirror may serve another org's repository with the same URL; keep it
+            // unless nobody else tracks that URL.
+            let others = self.store.all_repos().await?;
+            if !others.iter().any(|(_, r)| r.url == repo.url) {
+                let _ = Mirror::remove(&self.config.mirrors_dir, &url).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches what changed and indexes only new commits. A failure is recorded and returned;
+    /// the previous mirror and index stay as they were.
+    pub async fn refresh(&self, repo: &RepoRecord) -> ApiResult<()> {
+        let lock = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(repo.id)
+            .or_default()
+            .clone();
+        let _flight = lock.lock().await;
+        match self.refresh_now(repo).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(repo = %repo.name, error = %e, "refresh failed");
+                self.store
+                    .refresh_failed(repo.id, &e.to_string(), Timestamp::now())
+                    .await?;
+                Err(ApiError::new(
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    "git_failed",
+                    e.to_string(),
+                ))
+            }
+        }
+    }
+
+    async fn refresh_now(
+        &self,
+        repo: &RepoRecord,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let url = self.config.policy.check(&repo.url)?;
+        tokio::fs::create_dir_all(&self.config.mirrors_dir).await?;
+        let mirror =
+            Mirror::open_or_clone(&self.config.mirrors_dir, &url, &self.config.options).await?;
+        let known: Vec<String> = self
+            .store
+            .repo_refs(repo.id)
+            .await?
+            .into_iter()
+            .map(|(_, sha)| sha)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let (refs, new_commits, removed) = if mirror.was_cloned() || known.is_empty() {
+            // A fresh mirror: list everything; whatever the index had that is not listed now
+            // is no longer reachable.
+            let refs = mirror.refs().await?;
+            let commits = mirror
+                .list_commits(&evident_git::LogQuery::default())
+                .await?;
+            let listed: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+            let removed: Vec<String> = if known.is_empty() {
+                Vec::new()
+            } else {
+                self.store
+                    .repo_commits(repo.id)
+                    .await?
+                    .into_iter()
+                    .map(|c| c.sha)
+                    .filter(|s| !listed.contains(s.as_str()))
+                    .collect()
+            };
+            (refs, commits, removed)
+        } else {
+            let r = mirror.refresh(&known).await?;
+            (r.refs, r.new_commits, r.removed)
+        };
+        let refs: Vec<(String, String)> = refs.into_iter().map(|r| (r.name, r.sha)).collect();
+        let commits: Vec<Commit> = new_commits.into_iter().map(convert).collect();
+        self.store
+            .apply_refresh(repo.id, &refs, &commits, &removed, Timestamp::now())
+            .await?;
+        tracing::info!(repo = %repo.name, new = commits.len(), removed = removed.len(), "refreshed");
+        Ok(())
+    }
+
+    /// The in-memory index of a repository, reloaded when the store's generation moved.
+    pub async fn index(&self, repo: &RepoRecord) -> ApiResult<Arc<RepoIndex>> {
+        if let Some(ix) = self
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&repo.id)
+        {
+            if ix.generation == repo.generation {
+                return Ok(ix.clone());
+            }
+        }
+        let commits = self.store.repo_commits(repo.id).await?;
+        let refs = self.store.repo_refs(repo.id).await?;
+        let ix = Arc::new(
+            tokio::task::spawn_blocking({
+                let generation = repo.generation;
+                move || RepoIndex::build(generation, commits, refs)
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    e.to_string(),
+                )
+            })?,
+        );
+        self.indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(repo.id, ix.clone());
+        Ok(ix)
+    }
+
+    /// Refreshes every tracked repository every `interval`, a few at a time.
+    pub fn spawn_refresher(self: &Arc<Self>) {
+        let Some(interval) = self.config.refresh_interval else {
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let gate = Arc::new(tokio::sync::Semaphore::new(this.config.concurrency.max(1)));
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let repos = match this.store.all_repos().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot list repositories to refresh");
+                        continue;
+                    }
+                };
+                let mut tasks = Vec::new();
+                for (_, repo) in repos {
+                    let (this, gate) = (this.clone(), gate.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let Ok(_permit) = gate.acquire().await else {
+                            return;
+                        };
+                        let _ = this.refresh(&repo).await;
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,272 @@
+//! Tracked repositories and the commit index.
+
+use evident_core::api::{Commit, Signature};
+use evident_core::time::to_millis;
+use jiff::Timestamp;
+use serde_json::json;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+use super::{append_event, conflict_on_unique, opt_ts, ts};
+use crate::model::*;
+use crate::{Result, StoreError};
+
+/// Commits per INSERT statement: each batch travels as one JSON array that SQLite unpacks
+/// with json_each, far faster than a statement per commit.
+const BATCH: usize = 5_000;
+
+fn repo_from(r: &SqliteRow) -> RepoRecord {
+    RepoRecord {
+        id: r.get("id"),
+        name: r.get("name"),
+        url: r.get("url"),
+        created_at: ts(r.get("created_at")),
+        last_refresh_at: opt_ts(r.get("last_refresh_at")),
+        last_refresh_ok: r.get::<Option<i64>, _>("last_refresh_ok").map(|v| v != 0),
+        last_error: r.get("last_error"),
+        generation: r.get("generation"),
+        commits: r.get::<i64, _>("commits") as u64,
+    }
+}
+
+fn commit_from(r: &SqliteRow) -> Commit {
+    let sig = |who: &str| Signature {
+        name: r.get(format!("{who}_name").as_str()),
+        email: r.get(format!("{who}_email").as_str()),
+        time: jiff::Timestamp::from_second(r.get(format!("{who}_time").as_str()))
+            .unwrap_or(Timestamp::UNIX_EPOCH),
+        offset_minutes: r.get::<i64, _>(format!("{who}_offset").as_str()) as i32,
+    };
+    Commit {
+        sha: r.get("sha"),
+        parents: serde_json::from_str(r.get("parents")).unwrap_or_default(),
+        author: sig("author"),
+        committer: sig("committer"),
+        message: r.get("message"),
+        refs: Vec::new(),
+    }
+}
+
+const COMMIT_COLUMNS: &str =
+    "sha, parents, author_name, author_email, author_time, author_offset, \
+    committer_name, committer_email, committer_time, committer_offset, message";
+
+pub async fn create_repo(
+    db: &SqlitePool,
+    org: &OrgRecord,
+    name: &str,
+    url: &str,
+    now: Timestamp,
+) -> Result<RepoRecord> {
+    let mut tx = db.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO repos (org_id, name, url, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(org.id)
+    .bind(name)
+    .bind(url)
+    .bind(to_millis(now))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || format!("repository {name:?} is already tracked")))?;
+    append_event(
+        &mut tx,
+        org.id,
+        "repo.added",
+        &json!({"name": name, "url": url}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RepoRecord {
+        id,
+        name: name.to_string(),
+        url: url.to_string(),
+        created_at: now,
+        last_refresh_at: None,
+        last_refresh_ok: None,
+        last_error: None,
+        generation: 0,
+        commits: 0,
+    })
+}
+
+/// Repositories with their org id, filtered by org and name when given.
+pub async fn repos(
+    db: &SqlitePool,
+    org_id: Option<i64>,
+    name: Option<&str>,
+) -> Result<Vec<(i64, RepoRecord)>> {
+    let rows = sqlx::query(
+        "SELECT r.*, (SELECT COUNT(*) FROM repo_commits c WHERE c.repo_id = r.id AND c.reachable = 1) AS commits
+         FROM repos r WHERE (?1 IS NULL OR r.org_id = ?1) AND (?2 IS NULL OR r.name = ?2) ORDER BY r.name",
+    )
+    .bind(org_id)
+    .bind(name)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("org_id"), repo_from(r)))
+        .collect())
+}
+
+pub async fn delete_repo(
+    db: &SqlitePool,
+    org: &OrgRecord,
+    name: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let deleted = sqlx::query("DELETE FROM repos WHERE org_id = ? AND name = ?")
+        .bind(org.id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::not_found(format!(
+            "repository {name:?} not found"
+        )));
+    }
+    append_event(&mut tx, org.id, "repo.removed", &json!({"name": name}), now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn apply_refresh(
+    db: &SqlitePool,
+    repo_id: i64,
+    refs: &[(String, String)],
+    new_commits: &[Commit],
+    removed: &[String],
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    for batch in new_commits.chunks(BATCH) {
+        let rows: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|c| {
+                json!([
+                    c.sha,
+                    serde_json::to_string(&c.parents).expect("strings serialise"),
+                    c.author.name,
+                    c.author.email,
+                    c.author.time.as_second(),
+                    c.author.offset_minutes,
+                    c.committer.name,
+                    c.committer.email,
+                    c.committer.time.as_second(),
+                    c.committer.offset_minutes,
+                    c.message
+                ])
+            })
+            .collect();
+        // A commit seen again (e.g. a branch restored after a force-push) becomes reachable.
+        sqlx::query(&format!(
+            "INSERT INTO repo_commits (repo_id, {COMMIT_COLUMNS})
+             SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
+                    value->>6, value->>7, value->>8, value->>9, value->>10
+             FROM json_each(?2) WHERE true
+             ON CONFLICT (repo_id, sha) DO UPDATE SET reachable = 1"
+        ))
+        .bind(repo_id)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !removed.is_empty() {
+        sqlx::query(
+            "UPDATE repo_commits SET reachable = 0 WHERE repo_id = ? AND sha IN (SELECT value FROM json_each(?))",
+        )
+        .bind(repo_id)
+        .bind(serde_json::to_string(removed).expect("strings serialise"))
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM repo_refs WHERE repo_id = ?")
+        .bind(repo_id)
+        .execute(&mut *tx)
+        .await?;
+    let refs_json: Vec<serde_json::Value> = refs.iter().map(|(n, s)| json!([n, s])).collect();
+    sqlx::query(
+        "INSERT INTO repo_refs (repo_id, name, sha) SELECT ?, value->>0, value->>1 FROM json_each(?)",
+    )
+    .bind(repo_id)
+    .bind(serde_json::Value::Array(refs_json).to_string())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE repos SET last_refresh_at = ?, last_refresh_ok = 1, last_error = NULL,
+             generation = generation + ? WHERE id = ?",
+    )
+    .bind(to_millis(now))
+    .bind(i64::from(
+        !new_commits.is_empty() || !removed.is_empty() || !refs.is_empty(),
+    ))
+    .bind(repo_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn refresh_failed(
+    db: &SqlitePool,
+    repo_id: i64,
+    error: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE repos SET last_refresh_at = ?, last_refresh_ok = 0, last_error = ? WHERE id = ?",
+    )
+    .bind(to_millis(now))
+    .bind(error)
+    .bind(repo_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn repo_commits(db: &SqlitePool, repo_id: i64) -> Result<Vec<Commit>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COMMIT_COLUMNS} FROM repo_commits WHERE repo_id = ? AND reachable = 1"
+    ))
+    .bind(repo_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.iter().map(commit_from).collect())
+}
+
+pub async fn repo_refs(db: &SqlitePool, repo_id: i64) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT name, sha FROM repo_refs WHERE repo_id = ? ORDER BY name")
+            .bind(repo_id)
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+pub async fn commits_by_prefix(
+    db: &SqlitePool,
+    org_id: i64,
+    prefix: &str,
+) -> Result<Vec<(String, Commit)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT r.name AS repo, {} FROM repo_commits c JOIN repos r ON r.id = c.repo_id
+         WHERE r.org_id = ?1 AND c.sha >= ?2 AND c.sha < ?2 || 'z' ORDER BY r.name LIMIT 50",
+        COMMIT_COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(org_id)
+    .bind(prefix)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("repo"), commit_from(r)))
+        .collect())
+}

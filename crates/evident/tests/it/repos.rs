@@ -1,0 +1,417 @@
+//! Tracked repositories against real git repositories built in temp dirs. Oracle: git itself.
+
+use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Command;
+
+use evident_core::api::{ArtifactReport, PipelineRequest, Visibility};
+use reqwest::StatusCode;
+
+use crate::helpers::{http, spawn_app_with, TestApp};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Ann Author")
+        .env("GIT_AUTHOR_EMAIL", "ann@example.com")
+        .env("GIT_COMMITTER_NAME", "Cy Committer")
+        .env("GIT_COMMITTER_EMAIL", "cy@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn commit(dir: &Path, message: &str) {
+    git(
+        dir,
+        &[
+            "commit",
+            "--allow-empty",
+            "--allow-empty-message",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
+}
+
+/// A repository with merges, branches, tags, hostile messages and a non-UTF-8 author.
+fn hostile_repo(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    commit(dir, "first | with pipe");
+    commit(dir, "Carol: Colon, Dave, Comma - Dash \"quoted\"");
+    git(dir, &["tag", "-a", "v1.0", "-m", "release 1.0"]);
+    git(dir, &["checkout", "-q", "-b", "feature"]);
+    commit(dir, "ünïcødé ✓ 漢字");
+    commit(dir, "");
+    git(dir, &["checkout", "-q", "main"]);
+    commit(dir, "on main\n\nwith a body\nof several lines");
+    git(
+        dir,
+        &["merge", "-q", "--no-ff", "feature", "-m", "Merge feature"],
+    );
+    git(dir, &["checkout", "-q", "-b", "topic"]);
+    commit(dir, "topic work");
+    git(dir, &["checkout", "-q", "main"]);
+    // A Latin-1 author name, not valid UTF-8.
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["commit", "--allow-empty", "-q", "-m", "latin-1 author"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env(
+            "GIT_AUTHOR_NAME",
+            std::ffi::OsStr::from_bytes(b"Jos\xe9 Latin"),
+        )
+        .env("GIT_AUTHOR_EMAIL", "jose@example.com")
+        .env("GIT_COMMITTER_NAME", "Cy Committer")
+        .env("GIT_COMMITTER_EMAIL", "cy@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+fn rev_list(dir: &Path, what: &str) -> BTreeSet<String> {
+    git(dir, &["rev-list", what])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn app_allowing_file() -> TestApp {
+    spawn_app_with(false, |c| c.git.policy.allow_file = true)
+}
+
+async fn all_commits(app: &TestApp, repo: &str) -> Vec<evident_core::api::Commit> {
+    let page = app.admin().commits("o", repo, 1, 1000, None).await.unwrap();
+    page.commits
+}
+
+#[tokio::test]
+async fn tracked_repository_lists_every_commit_once_with_fields_intact() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    let url = format!("file://{}", src.path().display());
+    let repo = app.admin().add_repo("o", "hostile", &url).await.unwrap();
+    let expected = rev_list(src.path(), "--all");
+    assert_eq!(repo.commits as usize, expected.len());
+    assert_eq!(repo.last_refresh, "ok");
+
+    let commits = all_commits(&app, "hostile").await;
+    let got: BTreeSet<String> = commits.iter().map(|c| c.sha.clone()).collect();
+    assert_eq!(got, expected);
+    assert_eq!(commits.len(), expected.len(), "each commit exactly once");
+    // Every field equals what git log says.
+    let log = git(
+        src.path(),
+        &[
+            "log",
+            "--all",
+            "-z",
+            "--format=%H%x01%P%x01%an%x01%ae%x01%at%x01%cn%x01%ce%x01%ct%x01%B",
+        ],
+    );
+    for record in log.split('\0').filter(|r| !r.trim().is_empty()) {
+        let f: Vec<&str> = record.trim_start_matches('\n').split('\u{1}').collect();
+        let c = commits.iter().find(|c| c.sha == f[0]).unwrap();
+        let parents: Vec<String> = f[1].split_whitespace().map(str::to_string).collect();
+        assert_eq!(c.parents, parents);
+        assert_eq!(c.author.name, f[2]);
+        assert_eq!(c.author.email, f[3]);
+        assert_eq!(c.author.time.as_second().to_string(), f[4]);
+        assert_eq!(c.committer.name, f[5]);
+        assert_eq!(c.committer.email, f[6]);
+        assert_eq!(c.committer.time.as_second().to_string(), f[7]);
+        assert_eq!(
+            c.message.trim_end(),
+            f[8].trim_end(),
+            "message of {}",
+            c.sha
+        );
+    }
+    assert!(
+        commits.iter().any(|c| c.message.is_empty()),
+        "the empty message survives"
+    );
+    assert!(commits
+        .iter()
+        .any(|c| c.author.name.starts_with("Jos") && c.author.name.ends_with("Latin")));
+    let head = git(src.path(), &["rev-parse", "main"]);
+    let tip = commits.iter().find(|c| c.sha == head.trim()).unwrap();
+    assert!(
+        tip.refs.contains(&"refs/heads/main".to_string()),
+        "{:?}",
+        tip.refs
+    );
+
+    // `ref` narrows to what a branch reaches.
+    let topic = app
+        .admin()
+        .commits("o", "hostile", 1, 1000, Some("topic"))
+        .await
+        .unwrap();
+    let got: BTreeSet<String> = topic.commits.iter().map(|c| c.sha.clone()).collect();
+    assert_eq!(got, rev_list(src.path(), "topic"));
+}
+
+#[tokio::test]
+async fn refresh_is_incremental_and_follows_force_pushes_and_deleted_branches() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    let url = format!("file://{}", src.path().display());
+    app.admin().add_repo("o", "r", &url).await.unwrap();
+
+    for n in 0..10 {
+        commit(src.path(), &format!("new {n}"));
+    }
+    git(src.path(), &["branch", "-D", "topic"]);
+    git(src.path(), &["checkout", "-q", "feature"]);
+    git(src.path(), &["reset", "-q", "--hard", "HEAD~1"]); // rewrite feature: a force-push
+    commit(src.path(), "rewritten feature");
+    git(src.path(), &["checkout", "-q", "main"]);
+    let repo = app.admin().refresh_repo("o", "r").await.unwrap();
+    let expected = rev_list(src.path(), "--all");
+    assert_eq!(repo.commits as usize, expected.len());
+    let got: BTreeSet<String> = all_commits(&app, "r")
+        .await
+        .into_iter()
+        .map(|c| c.sha)
+        .collect();
+    assert_eq!(got, expected);
+
+    // A failing fetch keeps the previous index and says why.
+    std::fs::rename(src.path(), src.path().with_extension("moved")).unwrap();
+    let err = app.admin().refresh_repo("o", "r").await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::BAD_GATEWAY));
+    let repos = app.admin().repos("o").await.unwrap();
+    assert_eq!(repos[0].last_refresh, "failed");
+    assert!(repos[0].last_error.is_some());
+    assert_eq!(all_commits(&app, "r").await.len(), expected.len());
+    std::fs::rename(src.path().with_extension("moved"), src.path()).unwrap();
+}
+
+#[tokio::test]
+async fn pages_carry_link_headers_and_totals() {
+    let src = tempfile::tempdir().unwrap();
+    git(src.path(), &["init", "-q", "-b", "main"]);
+    for n in 0..25 {
+        commit(src.path(), &format!("c{n}"));
+    }
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    app.admin()
+        .add_repo("o", "r", &format!("file://{}", src.path().display()))
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/api/v1/orgs/o/repos/r/commits?page=2&per_page=10",
+        app.host()
+    );
+    let resp = http()
+        .get(&url)
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-total-count"], "25");
+    let link = resp.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("page=3&per_page=10>; rel=\"next\""), "{link}");
+    assert!(link.contains("page=1&per_page=10>; rel=\"prev\""), "{link}");
+    assert!(link.contains("page=3&per_page=10>; rel=\"last\""), "{link}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["commits"].as_array().unwrap().len(), 10);
+    assert_eq!(body["commits"][0]["message"], "c14\n");
+    // Newest first, and the last page holds the rest.
+    let last = app.admin().commits("o", "r", 3, 10, None).await.unwrap();
+    assert_eq!(last.commits.len(), 5);
+    assert_eq!(last.commits[4].message.trim(), "c0");
+    for bad in ["per_page=1001", "page=0", "per_page=x", "colour=red"] {
+        let resp = http()
+            .get(format!(
+                "{}/api/v1/orgs/o/repos/r/commits?{bad}",
+                app.host()
+            ))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // The HTML page escapes what it shows.
+    commit(src.path(), "<script>alert(1)</script>");
+    app.admin().refresh_repo("o", "r").await.unwrap();
+    let html = http()
+        .get(format!("{}/api/v1/orgs/o/repos/r/commits", app.host()))
+        .bearer_auth(&app.admin_token)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"));
+}
+
+#[tokio::test]
+async fn unsafe_urls_are_refused_and_never_run_anything() {
+    let app = spawn_app_with(false, |_| {});
+    app.org("o", Visibility::Public).await;
+    let marker = std::env::temp_dir().join(format!("evident-pwned-{}", std::process::id()));
+    let local = tempfile::tempdir().unwrap();
+    for url in [
+        format!("file://{}", local.path().display()),
+        local.path().display().to_string(),
+        format!("--upload-pack=touch {}", marker.display()),
+        format!("ext::sh -c touch% {}", marker.display()),
+        "https://user:secret@github.com/a/b.git".to_string(),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+        "http://127.0.0.1:1/x.git".to_string(),
+        "-oProxyCommand=touch /tmp/x".to_string(),
+    ] {
+        let err = app.admin().add_repo("o", "r", &url).await.unwrap_err();
+        assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST), "{url}: {err}");
+        assert!(
+            !err.to_string().contains("secret"),
+            "credentials echoed: {err}"
+        );
+    }
+    assert!(!marker.exists(), "a URL ran a command");
+    assert!(app.admin().repos("o").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn search_links_a_commit_to_its_artifacts_and_where_they_run() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let head = git(src.path(), &["rev-parse", "main"]).trim().to_string();
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    let c = app.admin();
+    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
+        .await
+        .unwrap();
+    c.put_pipeline("o", "svc", &PipelineRequest::default())
+        .await
+        .unwrap();
+    let fp = evident_core::Fingerprint::parse(&format!("{:064x}", 77)).unwrap();
+    c.report_artifact(
+        "o",
+        "svc",
+        &ArtifactReport {
+            fingerprint: fp.clone(),
+            name: "svc:1".into(),
+            git_commit: Some(head.clone()),
+            commit_url: None,
+            build_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    c.put_environment(
+        "o",
+        "prod",
+        &evident_core::api::EnvironmentRequest {
+            kind: "k8s".into(),
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let report = evident_core::snapshot::EnvironmentReport {
+        artifacts: vec![evident_core::snapshot::ReportedInstance {
+            digests: [("svc:1".into(), fp.to_string())].into(),
+            ..Default::default()
+        }],
+        kind: None,
+    };
+    c.report_environment("o", "prod", &report).await.unwrap();
+
+    let found = c.search("o", &head[..7]).await.unwrap();
+    assert_eq!(found.commits.len(), 1);
+    assert_eq!(found.commits[0].commit.sha, head);
+    assert_eq!(found.artifacts.len(), 1);
+    assert_eq!(found.artifacts[0].runs[0].environment, "prod");
+    assert_eq!(found.artifacts[0].runs[0].to_snapshot, None);
+
+    // What one version brings over another.
+    let first = git(src.path(), &["rev-list", "--max-parents=0", "main"])
+        .trim()
+        .to_string();
+    let between = c.between("o", "svc", &first[..8], &head).await.unwrap();
+    let expected: BTreeSet<String> = git(src.path(), &["rev-list", &format!("{first}..{head}")])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        between
+            .iter()
+            .map(|c| c.sha.clone())
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+}
+
+#[test]
+fn commits_list_works_without_a_server_and_honours_the_policy() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", src.path().display());
+    let run = |extra: &[&str]| {
+        let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
+        cmd.env_clear()
+            .env("HOME", cache.path())
+            .args([
+                "commits",
+                "list",
+                &url,
+                "--mirrors",
+                cache.path().to_str().unwrap(),
+            ])
+            .args(extra);
+        cmd
+    };
+    run(&[])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("refused"));
+    let out = run(&["--allow-file"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shas: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split("  ").next().unwrap().to_string())
+        .collect();
+    assert_eq!(shas, rev_list(src.path(), "--all"));
+    let json = run(&[
+        "--allow-file",
+        "-o",
+        "json",
+        "--branch",
+        "topic",
+        "--limit",
+        "2",
+    ])
+    .output()
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}
