@@ -361,4 +361,17 @@ impl Client {
     pub async fn search(&self, org: &str, prefix: &str) -> Result<SearchResult> {
         self.get(self.url(&["orgs", org, "search", prefix])).await
     }
+
+    pub async fn contains(&self, org: &str, commit: &str) -> Result<Contains> {
+        self.get(self.url(&["orgs", org, "contains", commit])).await
+    }
+
+    pub async fn diff_with_commits(&self, org: &str, a: &str, b: &str) -> Result<SnapshotDiff> {
+        let mut url = self.url(&["orgs", org, "diff"]);
+        url.query_pairs_mut()
+            .append_pair("a", a)
+            .append_pair("b", b)
+            .append_pair("commits", "true");
+        self.get(url).await
+    }
 }

@@ -351,6 +351,23 @@ pub struct SnapshotDiff {
     pub changed: Vec<ScaledArtifact>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchanged: Vec<SnapshotArtifact>,
+    /// With `commits=true`: for each pipeline whose artifact changed, the commits the new
+    /// version brings over the old one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<CommitChange>,
+}
+
+/// The commits between two versions of one pipeline's artifact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitChange {
+    pub pipeline: String,
+    pub from_commit: String,
+    pub to_commit: String,
+    /// The tracked repository holding the commits, if any.
+    pub repo: Option<String>,
+    pub commits: Vec<Commit>,
+    /// Why the list is empty or incomplete, when it is.
+    pub note: Option<String>,
 }
 
 /// A row of `env log`: one snapshot and how long it was in force.
@@ -455,4 +472,13 @@ pub struct RunWhere {
     /// The first snapshot it was no longer in, if it stopped.
     pub to_snapshot: Option<u64>,
     pub replicas: u32,
+}
+
+/// `GET /orgs/{org}/contains/{commit}`: the first artifact of each pipeline built from a
+/// commit that includes the given one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Contains {
+    pub commit: String,
+    pub repo: String,
+    pub artifacts: Vec<ArtifactSummary>,
 }

@@ -350,6 +350,7 @@ impl Ledger {
                 })
                 .collect(),
             unchanged: if unchanged { d.unchanged } else { Vec::new() },
+            commits: Vec::new(),
         })
     }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use evident_core::api::{Commit, Repo, Signature};
+use evident_core::api::{Commit, CommitChange, Repo, Signature, SnapshotDiff};
 use evident_git::{GitOptions, Mirror, UrlPolicy};
 use evident_store::{OrgRecord, RepoRecord, Store};
 use jiff::Timestamp;
@@ -190,10 +190,24 @@ impl RepoIndex {
             .collect())
     }
 
-    /// True when `ancestor` is reachable from `descendant`.
-    pub fn is_ancestor(&self, ancestor: usize, descendant: usize) -> bool {
-        self.reachable(&[&self.commits[descendant].sha])
-            .contains(&ancestor)
+    /// Commits that have `i` as an ancestor, `i` included.
+    pub fn descendants(&self, i: usize) -> HashSet<usize> {
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.commits.len()];
+        for (c, commit) in self.commits.iter().enumerate() {
+            for p in &commit.parents {
+                if let Some(&j) = self.by_sha.get(p) {
+                    children[j].push(c);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut stack = vec![i];
+        while let Some(k) = stack.pop() {
+            if seen.insert(k) {
+                stack.extend(&children[k]);
+            }
+        }
+        seen
     }
 }
 
@@ -462,6 +476,105 @@ impl Repos {
             .unwrap_or_else(|e| e.into_inner())
             .insert(repo.id, ix.clone());
         Ok(ix)
+    }
+
+    /// The index of the tracked repository holding `sha`, if any.
+    async fn index_holding(
+        &self,
+        org: &OrgRecord,
+        sha: &str,
+    ) -> ApiResult<Option<(String, Arc<RepoIndex>)>> {
+        for (repo, _) in self.store.commits_by_prefix(org.id, sha).await? {
+            let record = self.record(org, &repo).await?;
+            return Ok(Some((repo, self.index(&record).await?)));
+        }
+        Ok(None)
+    }
+
+    /// For each pipeline whose artifact differs between the two sides of a diff, the
+    /// commits the side-B version brings over the side-A version.
+    pub async fn commit_changes(
+        &self,
+        org: &OrgRecord,
+        diff: &SnapshotDiff,
+    ) -> ApiResult<Vec<CommitChange>> {
+        let mut out = Vec::new();
+        for new in &diff.only_b {
+            let (Some(pipeline), Some(to)) = (&new.pipeline, &new.git_commit) else {
+                continue;
+            };
+            let Some(old) = diff
+                .only_a
+                .iter()
+                .find(|a| a.pipeline.as_ref() == Some(pipeline))
+            else {
+                continue;
+            };
+            let Some(from) = &old.git_commit else {
+                continue;
+            };
+            let mut change = CommitChange {
+                pipeline: pipeline.clone(),
+                from_commit: from.clone(),
+                to_commit: to.clone(),
+                repo: None,
+                commits: Vec::new(),
+                note: None,
+            };
+            match self.index_holding(org, to).await? {
+                None => change.note = Some(format!("commit {to} is in no tracked repository")),
+                Some((repo, index)) => {
+                    change.repo = Some(repo);
+                    match index.between(from, to) {
+                        Ok(ids) => {
+                            change.commits =
+                                ids.into_iter().map(|i| index.commit(i).clone()).collect()
+                        }
+                        Err(e) => change.note = Some(e.message),
+                    }
+                }
+            }
+            out.push(change);
+        }
+        Ok(out)
+    }
+
+    /// For each pipeline, the first artifact built from a commit that contains `commit`:
+    /// which artifact an unknown commit first shipped in. Returns the repository, the full
+    /// sha and the artifacts.
+    pub async fn first_artifacts_containing(
+        &self,
+        org: &OrgRecord,
+        commit: &str,
+        artifacts: Vec<evident_store::ArtifactRecord>,
+    ) -> ApiResult<(String, String, Vec<evident_store::ArtifactRecord>)> {
+        let (repo, index) = self.index_holding(org, commit).await?.ok_or_else(|| {
+            ApiError::not_found(format!("commit {commit} is in no tracked repository"))
+        })?;
+        let target = index.resolve_sha(commit)?;
+        let containing = index.descendants(target);
+        let mut first: HashMap<String, evident_store::ArtifactRecord> = HashMap::new();
+        for a in artifacts {
+            let Some(i) = a
+                .git_commit
+                .as_deref()
+                .and_then(|c| index.resolve_sha(c).ok())
+            else {
+                continue;
+            };
+            if !containing.contains(&i) {
+                continue;
+            }
+            match first.get(&a.pipeline) {
+                Some(f) if f.created_at <= a.created_at => {}
+                _ => {
+                    first.insert(a.pipeline.clone(), a);
+                }
+            }
+        }
+        let mut found: Vec<_> = first.into_values().collect();
+        found.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
+        Ok((repo, index.commit(target).sha.clone(), found))
     }
 
     /// Refreshes every tracked repository every `interval`, a few at a time.

@@ -65,6 +65,20 @@ pub enum Command {
     /// Report what runs in an environment
     #[command(subcommand)]
     Snapshot(SnapshotCmd),
+    /// Print the SHA-256 fingerprint of a file, directory or image (Kosli-compatible)
+    #[command(
+        after_help = "Examples:\n  evident fingerprint ./build --artifact-type dir --exclude '**/*.log'\n  evident fingerprint app.tgz -t file\n  evident fingerprint ./image-layout -t oci\n  evident fingerprint cyberdojo/runner:16d9990 -t docker"
+    )]
+    Fingerprint {
+        /// A path, or an image name for docker
+        target: PathBuf,
+        /// file, dir, oci or docker
+        #[arg(long, short = 't')]
+        artifact_type: String,
+        /// Paths to leave out of a dir fingerprint (globs, `**` allowed); repeatable
+        #[arg(long, short = 'x', value_delimiter = ',')]
+        exclude: Vec<String>,
+    },
     /// Track git repositories on the server
     #[command(subcommand)]
     Repo(RepoCmd),
@@ -268,6 +282,9 @@ pub enum ArtifactCmd {
         after_help = "Examples:\n  evident artifact get runner:16d9990\n  evident artifact get web@4807356\n  evident artifact get 9af401c4350b21e3"
     )]
     Get { reference: String },
+    /// Which artifacts an (unknown) commit first shipped in, per pipeline
+    #[command(after_help = "Example:\n  evident artifact contains 16d9990")]
+    Contains { commit: String },
     /// List artifacts, newest first
     #[command(alias = "list")]
     Ls {
@@ -310,8 +327,11 @@ pub enum EnvCmd {
         a: String,
         b: String,
         /// Also list what is the same in both
-        #[arg(long, short = 'u')]
+        #[arg(long, short = 'u', conflicts_with = "commits")]
         show_unchanged: bool,
+        /// For each changed artifact, list the commits the new version brings
+        #[arg(long)]
+        commits: bool,
     },
     /// List an environment's snapshots, newest first
     #[command(after_help = "Example:\n  evident env log aws-prod --per-page 15 --page 2")]

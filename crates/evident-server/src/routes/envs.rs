@@ -78,6 +78,9 @@ pub struct DiffQuery {
     b: String,
     #[serde(default)]
     unchanged: bool,
+    /// Also list the commits each changed artifact brings.
+    #[serde(default)]
+    commits: bool,
 }
 
 pub async fn diff(
@@ -89,7 +92,11 @@ pub async fn diff(
     let org = caller.org(&app, &org, Access::Read).await?;
     let now = Timestamp::now();
     let (a, b) = (Snappish::parse(&q.a, now)?, Snappish::parse(&q.b, now)?);
-    Ok(Json(app.ledger.diff(&org, &a, &b, q.unchanged).await?))
+    let mut diff = app.ledger.diff(&org, &a, &b, q.unchanged).await?;
+    if q.commits {
+        diff.commits = app.repos.commit_changes(&org, &diff).await?;
+    }
+    Ok(Json(diff))
 }
 
 pub async fn log(

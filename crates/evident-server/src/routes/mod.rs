@@ -59,6 +59,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/orgs/{org}/repos/{name}/commits", get(repos::commits))
         .route("/orgs/{org}/repos/{name}/between", get(repos::between))
         .route("/orgs/{org}/search/{prefix}", get(repos::search))
+        .route("/orgs/{org}/contains/{commit}", get(repos::contains))
         .fallback(not_found)
 }
 

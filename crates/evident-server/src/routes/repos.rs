@@ -320,3 +320,23 @@ pub async fn search(
     }
     Ok(Json(SearchResult { commits, artifacts }))
 }
+
+/// Which artifact an unknown commit is part of: per pipeline, the first artifact whose
+/// commit includes it.
+pub async fn contains(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((org, commit)): Path<(String, String)>,
+) -> ApiResult<Json<Contains>> {
+    let org = caller.org(&app, &org, Access::Read).await?;
+    let (records, _) = app.store.list_artifacts(org.id, None, 1, 1_000_000).await?;
+    let (repo, sha, found) = app
+        .repos
+        .first_artifacts_containing(&org, &commit, records)
+        .await?;
+    Ok(Json(Contains {
+        commit: sha,
+        repo,
+        artifacts: app.ledger.summaries(found).await?,
+    }))
+}

@@ -58,6 +58,41 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> anyhow::Result<i32> {
                 println!("    {:<width$}  {}", h.text, format_time(h.at, &tz));
             }
         }
+        ArtifactCmd::Contains { commit } => {
+            let c = ctx.client.contains(org, &commit).await?;
+            if ctx.json() {
+                output::json(&c)?;
+                return Ok(exit::OK);
+            }
+            println!("Commit {} ({})", c.commit, c.repo);
+            if c.artifacts.is_empty() {
+                println!("is in no artifact yet.");
+                return Ok(exit::NOT_FOUND);
+            }
+            let rows: Vec<Vec<String>> = c
+                .artifacts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.pipeline.clone(),
+                        format!("Name: {}\nSHA256: {}", a.name, a.fingerprint),
+                        a.git_commit
+                            .as_deref()
+                            .map(|g| g[..g.len().min(7)].to_string())
+                            .unwrap_or_default(),
+                        format_time(a.created_at, &tz),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                output::table(
+                    &["PIPELINE", "FIRST ARTIFACT", "COMMIT", "CREATED"],
+                    &rows,
+                    true
+                )
+            );
+        }
         ArtifactCmd::Ls {
             pipeline,
             page,

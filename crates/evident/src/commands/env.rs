@@ -116,11 +116,16 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
             a,
             b,
             show_unchanged,
+            commits,
         } => {
             for s in [&a, &b] {
                 evident_core::Snappish::parse(s, now)?;
             }
-            let d = ctx.client.diff(org, &a, &b, show_unchanged).await?;
+            let d = if commits {
+                ctx.client.diff_with_commits(org, &a, &b).await?
+            } else {
+                ctx.client.diff(org, &a, &b, show_unchanged).await?
+            };
             if ctx.json() {
                 output::json(&d)?;
                 return Ok(exit::OK);
@@ -158,6 +163,30 @@ pub async fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<i32> {
                     .map(|x| diff_entry(x, None, now, &tz))
                     .collect();
                 sections.push(format!("unchanged\n\n{}", body.join("\n")));
+            }
+            for c in &d.commits {
+                let mut body = format!(
+                    "commits in {} from {} to {}{}\n\n",
+                    c.pipeline,
+                    &c.from_commit[..c.from_commit.len().min(7)],
+                    &c.to_commit[..c.to_commit.len().min(7)],
+                    c.repo
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+                for commit in &c.commits {
+                    body.push_str(&format!(
+                        "  {}  {}  {}\n",
+                        &commit.sha[..10],
+                        commit.author.name,
+                        commit.message.lines().next().unwrap_or("")
+                    ));
+                }
+                if let Some(note) = &c.note {
+                    body.push_str(&format!("  ({note})\n"));
+                }
+                sections.push(body);
             }
             if sections.is_empty() {
                 eprintln!("No differences between {} and {}.", d.a, d.b);

@@ -52,6 +52,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(exit::OK)
         }
+        Command::Fingerprint {
+            target,
+            artifact_type,
+            exclude,
+        } => {
+            let fp = report::fingerprint_with(&artifact_type, &target, exclude).await?;
+            println!("{fp}");
+            Ok(exit::OK)
+        }
         Command::Repo(cmd) => repo::run_repo(&ctx()?, cmd).await,
         Command::Commits(cmd) => {
             let config = resolve(&cli.global)?;

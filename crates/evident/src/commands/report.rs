@@ -1,5 +1,6 @@
 //! `evident report artifact|evidence|approval|deployment`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -11,15 +12,56 @@ use super::Ctx;
 use crate::cli::{ArtifactTarget, ReportCmd};
 use crate::{exit, output};
 
-/// Fingerprints a path (or an image, for docker) off the async runtime.
+/// Fingerprints a path (or an image, for docker) off the async runtime, with a progress bar
+/// on a terminal for big files and trees.
 pub async fn fingerprint_of(kind: &str, target: &Path) -> anyhow::Result<Fingerprint> {
+    fingerprint_with(kind, target, Vec::new()).await
+}
+
+pub async fn fingerprint_with(
+    kind: &str,
+    target: &Path,
+    excludes: Vec<String>,
+) -> anyhow::Result<Fingerprint> {
     let kind: ArtifactType = kind.parse()?;
+    let progress = evident_fingerprint::Progress::new();
+    let opts = DigestOptions {
+        dir: evident_fingerprint::DirOptions {
+            excludes,
+            progress: std::io::stderr().is_terminal().then(|| progress.clone()),
+        },
+        ..DigestOptions::default()
+    };
     let target = target.to_path_buf();
-    let hex = tokio::task::spawn_blocking(move || {
-        evident_fingerprint::digest(kind, target.as_os_str(), &DigestOptions::default())
-    })
-    .await
-    .context("fingerprinting was interrupted")??;
+    let work = tokio::task::spawn_blocking(move || {
+        evident_fingerprint::digest(kind, target.as_os_str(), &opts)
+    });
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} fingerprinting {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar
+    });
+    tokio::pin!(work);
+    let hex = loop {
+        tokio::select! {
+            done = &mut work => break done.context("fingerprinting was interrupted")??,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                if let Some(bar) = &bar {
+                    bar.set_length(progress.bytes_total());
+                    bar.set_position(progress.bytes_done());
+                    bar.set_message(format!("{} files", progress.files_done()));
+                }
+            }
+        }
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     Ok(Fingerprint::parse(&hex)?)
 }
 

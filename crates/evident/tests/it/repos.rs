@@ -415,3 +415,91 @@ fn commits_list_works_without_a_server_and_honours_the_policy() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn incident_tracing_lists_the_commits_a_deployment_brought() {
+    let src = tempfile::tempdir().unwrap();
+    git(src.path(), &["init", "-q", "-b", "main"]);
+    let mut shas = Vec::new();
+    for n in 0..10 {
+        commit(src.path(), &format!("change {n}"));
+        shas.push(git(src.path(), &["rev-parse", "HEAD"]).trim().to_string());
+    }
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    let c = app.admin();
+    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
+        .await
+        .unwrap();
+    c.put_pipeline("o", "svc", &PipelineRequest::default())
+        .await
+        .unwrap();
+    c.put_environment(
+        "o",
+        "prod",
+        &evident_core::api::EnvironmentRequest {
+            kind: "k8s".into(),
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    for (n, at) in [(1u32, 2usize), (2, 6), (3, 9)] {
+        let fp = evident_core::Fingerprint::parse(&format!("{n:064x}")).unwrap();
+        c.report_artifact(
+            "o",
+            "svc",
+            &ArtifactReport {
+                fingerprint: fp.clone(),
+                name: format!("svc:{n}"),
+                git_commit: Some(shas[at].clone()),
+                commit_url: None,
+                build_url: None,
+            },
+        )
+        .await
+        .unwrap();
+        if n < 3 {
+            let report = evident_core::snapshot::EnvironmentReport {
+                artifacts: vec![evident_core::snapshot::ReportedInstance {
+                    digests: [(format!("svc:{n}"), fp.to_string())].into(),
+                    ..Default::default()
+                }],
+                kind: None,
+            };
+            c.report_environment("o", "prod", &report).await.unwrap();
+        }
+    }
+    let d = c.diff_with_commits("o", "prod#1", "prod#2").await.unwrap();
+    assert_eq!(d.commits.len(), 1);
+    let brought: Vec<&str> = d.commits[0]
+        .commits
+        .iter()
+        .map(|c| c.message.trim())
+        .collect();
+    assert_eq!(
+        brought,
+        vec!["change 6", "change 5", "change 4", "change 3"]
+    );
+    let out = app
+        .cli(&app.admin_token, "o")
+        .args(["env", "diff", "prod#1", "prod#2", "--commits"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("commits in svc from") && text.contains("change 4"),
+        "{text}"
+    );
+
+    // Which artifact first shipped change 4? The one built at change 6.
+    let contains = c.contains("o", &shas[4][..9]).await.unwrap();
+    assert_eq!(contains.commit, shas[4]);
+    let names: Vec<&str> = contains.artifacts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, vec!["svc:2"]);
+    // A commit after every artifact is in none yet.
+    commit(src.path(), "unreleased");
+    c.refresh_repo("o", "svc").await.unwrap();
+    let head = git(src.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    assert!(c.contains("o", &head).await.unwrap().artifacts.is_empty());
+}
