@@ -42,123 +42,146 @@ impl Default for GitConfig {
     }
 }
 
-/// A repository's commits, newest first, ready to serve.
+/// A repository's commits, newest first, ready to serve: each commit's JSON rendered once,
+/// and the graph kept as compact index arrays rather than commit structs, so a large
+/// repository costs little more memory than its JSON.
 pub struct RepoIndex {
     generation: i64,
-    commits: Vec<Commit>,
-    /// `commits[i]` as JSON.
+    /// Position → sha, newest first.
+    shas: Vec<Box<str>>,
+    /// Position → positions of its parents (those in the index).
+    parents: Vec<Vec<u32>>,
+    /// Position → the commit as JSON, refs included.
     json: Vec<Box<str>>,
-    by_sha: HashMap<String, usize>,
+    /// Positions sorted by sha, for exact and prefix lookups by binary search.
+    by_sha: Vec<u32>,
     refs: Vec<(String, String)>,
 }
 
 impl RepoIndex {
-    fn build(generation: i64, mut commits: Vec<Commit>, refs: Vec<(String, String)>) -> Self {
+    fn build(generation: i64, commits: Vec<Commit>, refs: Vec<(String, String)>) -> Self {
         let mut names: HashMap<&str, Vec<String>> = HashMap::new();
         for (name, sha) in &refs {
             names.entry(sha.as_str()).or_default().push(name.clone());
         }
-        for c in &mut commits {
-            if let Some(n) = names.get(c.sha.as_str()) {
-                c.refs = n.clone();
+        // Consume the commits one by one into the compact form (input order).
+        let n = commits.len();
+        let mut shas = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        let mut parent_shas = Vec::with_capacity(n);
+        let mut json = Vec::with_capacity(n);
+        for mut c in commits {
+            if let Some(r) = names.get(c.sha.as_str()) {
+                c.refs = r.clone();
             }
-        }
-        let commits = date_order(commits);
-        let json = commits
-            .iter()
-            .map(|c| {
-                serde_json::to_string(c)
+            json.push(
+                serde_json::to_string(&c)
                     .expect("commits serialise")
-                    .into_boxed_str()
+                    .into_boxed_str(),
+            );
+            times.push(c.committer.time);
+            shas.push(c.sha.into_boxed_str());
+            parent_shas.push(c.parents);
+        }
+        let position: HashMap<&str, usize> =
+            shas.iter().enumerate().map(|(i, s)| (&**s, i)).collect();
+        let parents_in: Vec<Vec<usize>> = parent_shas
+            .iter()
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| position.get(p.as_str()).copied())
+                    .collect()
             })
             .collect();
-        let by_sha = commits
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.sha.clone(), i))
-            .collect();
+        drop(position);
+        drop(names);
+        let order = date_order(&shas, &times, &parents_in);
+        // Renumber everything into newest-first positions.
+        let mut new_pos = vec![0u32; n];
+        for (pos, &i) in order.iter().enumerate() {
+            new_pos[i] = pos as u32;
+        }
+        let mut shas_slots: Vec<Option<Box<str>>> = shas.into_iter().map(Some).collect();
+        let mut json_slots: Vec<Option<Box<str>>> = json.into_iter().map(Some).collect();
+        let mut out_shas = Vec::with_capacity(n);
+        let mut out_json = Vec::with_capacity(n);
+        let mut out_parents = Vec::with_capacity(n);
+        for &i in &order {
+            out_shas.push(shas_slots[i].take().expect("each once"));
+            out_json.push(json_slots[i].take().expect("each once"));
+            out_parents.push(parents_in[i].iter().map(|&p| new_pos[p]).collect());
+        }
+        let mut by_sha: Vec<u32> = (0..n as u32).collect();
+        by_sha.sort_by(|&a, &b| out_shas[a as usize].cmp(&out_shas[b as usize]));
         Self {
             generation,
-            commits,
-            json,
+            shas: out_shas,
+            parents: out_parents,
+            json: out_json,
             by_sha,
             refs,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.commits.len()
+        self.shas.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.commits.is_empty()
+        self.shas.is_empty()
     }
 
-    /// Indexes (into the newest-first order) of commits reachable from `tips`.
-    fn reachable(&self, tips: &[&str]) -> Vec<usize> {
-        let mut seen = vec![false; self.commits.len()];
-        let mut stack: Vec<usize> = tips
-            .iter()
-            .filter_map(|t| self.by_sha.get(*t).copied())
-            .collect();
+    /// Positions of commits reachable from the positions in `tips`, newest first.
+    fn reachable(&self, tips: &[usize]) -> Vec<usize> {
+        let mut seen = vec![false; self.len()];
+        let mut stack = tips.to_vec();
         while let Some(i) = stack.pop() {
             if std::mem::replace(&mut seen[i], true) {
                 continue;
             }
-            stack.extend(
-                self.commits[i]
-                    .parents
-                    .iter()
-                    .filter_map(|p| self.by_sha.get(p).copied()),
-            );
+            stack.extend(self.parents[i].iter().map(|&p| p as usize));
         }
         (0..seen.len()).filter(|i| seen[*i]).collect()
     }
 
-    /// The commits a ref selects: all, or those reachable from a branch, tag or sha.
-    pub fn select(&self, reference: Option<&str>) -> ApiResult<Vec<usize>> {
+    /// The commits a ref selects: all (`None`), or those reachable from a branch, tag or sha.
+    pub fn select(&self, reference: Option<&str>) -> ApiResult<Option<Vec<usize>>> {
         let Some(r) = reference else {
-            return Ok((0..self.commits.len()).collect());
+            return Ok(None);
         };
-        let tip = self
-            .refs
-            .iter()
-            .find(|(name, _)| {
-                name == r
-                    || name.strip_prefix("refs/heads/") == Some(r)
-                    || name.strip_prefix("refs/tags/") == Some(r)
-            })
-            .map(|(_, sha)| sha.as_str())
-            .or_else(|| {
-                self.resolve_sha(r)
-                    .ok()
-                    .map(|i| self.commits[i].sha.as_str())
-            })
-            .ok_or_else(|| ApiError::not_found(format!("no branch, tag or commit named {r:?}")))?;
-        Ok(self.reachable(&[tip]))
+        let by_ref = self.refs.iter().find(|(name, _)| {
+            name == r
+                || name.strip_prefix("refs/heads/") == Some(r)
+                || name.strip_prefix("refs/tags/") == Some(r)
+        });
+        let tip = match by_ref {
+            Some((_, sha)) => self.resolve_sha(sha),
+            None => self.resolve_sha(r),
+        }
+        .map_err(|_| ApiError::not_found(format!("no branch, tag or commit named {r:?}")))?;
+        Ok(Some(self.reachable(&[tip])))
     }
 
-    /// A commit by full sha or unique prefix.
+    /// A commit by full sha or unique prefix (4+ hex characters).
     pub fn resolve_sha(&self, prefix: &str) -> ApiResult<usize> {
-        if let Some(i) = self.by_sha.get(prefix) {
-            return Ok(*i);
-        }
-        if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+        if prefix.len() < 4 || prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ApiError::bad_request(format!(
                 "{prefix:?} is not a commit sha"
             )));
         }
         let prefix = prefix.to_ascii_lowercase();
-        let found: Vec<usize> = self
-            .commits
+        let start = self
+            .by_sha
+            .partition_point(|&i| *self.shas[i as usize] < *prefix);
+        let matching: Vec<usize> = self.by_sha[start..]
             .iter()
-            .enumerate()
-            .filter(|(_, c)| c.sha.starts_with(&prefix))
-            .map(|(i, _)| i)
             .take(2)
+            .map(|&i| i as usize)
+            .filter(|&i| self.shas[i].starts_with(&prefix))
             .collect();
-        match found[..] {
+        match matching[..] {
             [i] => Ok(i),
+            [i, _] if *self.shas[i] == *prefix => Ok(i),
             [] => Err(ApiError::not_found(format!(
                 "no commit {prefix} in this repository"
             ))),
@@ -168,23 +191,25 @@ impl RepoIndex {
         }
     }
 
-    pub fn commit(&self, i: usize) -> &Commit {
-        &self.commits[i]
+    pub fn sha(&self, i: usize) -> &str {
+        &self.shas[i]
     }
 
     pub fn json(&self, i: usize) -> &str {
         &self.json[i]
     }
 
+    /// The commit at position `i` (parsed from its JSON: for the rarer paths).
+    pub fn commit(&self, i: usize) -> Commit {
+        serde_json::from_str(&self.json[i]).expect("index JSON is ours")
+    }
+
     /// Commits reachable from `new` but not from `old`, newest first: what `new` brings.
     pub fn between(&self, old: &str, new: &str) -> ApiResult<Vec<usize>> {
         let (o, n) = (self.resolve_sha(old)?, self.resolve_sha(new)?);
-        let old_set: HashSet<usize> = self
-            .reachable(&[&self.commits[o].sha])
-            .into_iter()
-            .collect();
+        let old_set: HashSet<usize> = self.reachable(&[o]).into_iter().collect();
         Ok(self
-            .reachable(&[&self.commits[n].sha])
+            .reachable(&[n])
             .into_iter()
             .filter(|i| !old_set.contains(i))
             .collect())
@@ -192,12 +217,10 @@ impl RepoIndex {
 
     /// Commits that have `i` as an ancestor, `i` included.
     pub fn descendants(&self, i: usize) -> HashSet<usize> {
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.commits.len()];
-        for (c, commit) in self.commits.iter().enumerate() {
-            for p in &commit.parents {
-                if let Some(&j) = self.by_sha.get(p) {
-                    children[j].push(c);
-                }
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.len()];
+        for (c, ps) in self.parents.iter().enumerate() {
+            for &p in ps {
+                children[p as usize].push(c);
             }
         }
         let mut seen = HashSet::new();
@@ -213,47 +236,31 @@ impl RepoIndex {
 
 /// Newest first as `git log --date-order` shows them: by committer time, but never a parent
 /// before its child, so commits made in the same second still come out in history order.
-fn date_order(commits: Vec<Commit>) -> Vec<Commit> {
+/// Returns input positions in that order.
+fn date_order(shas: &[Box<str>], times: &[Timestamp], parents: &[Vec<usize>]) -> Vec<usize> {
     use std::collections::BinaryHeap;
-    let index: HashMap<&str, usize> = commits
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.sha.as_str(), i))
-        .collect();
-    let mut children = vec![0usize; commits.len()];
-    for c in &commits {
-        for p in &c.parents {
-            if let Some(&j) = index.get(p.as_str()) {
-                children[j] += 1;
-            }
+    let mut children = vec![0usize; shas.len()];
+    for ps in parents {
+        for &p in ps {
+            children[p] += 1;
         }
     }
-    let key = |i: usize| {
-        (
-            commits[i].committer.time,
-            std::cmp::Reverse(commits[i].sha.clone()),
-            i,
-        )
-    };
-    let mut ready: BinaryHeap<_> = (0..commits.len())
+    let key = |i: usize| (times[i], std::cmp::Reverse(&shas[i]), i);
+    let mut ready: BinaryHeap<_> = (0..shas.len())
         .filter(|i| children[*i] == 0)
         .map(key)
         .collect();
-    let mut order = Vec::with_capacity(commits.len());
+    let mut order = Vec::with_capacity(shas.len());
     while let Some((_, _, i)) = ready.pop() {
         order.push(i);
-        for p in &commits[i].parents {
-            if let Some(&j) = index.get(p.as_str()) {
-                children[j] -= 1;
-                if children[j] == 0 {
-                    ready.push(key(j));
-                }
+        for &p in &parents[i] {
+            children[p] -= 1;
+            if children[p] == 0 {
+                ready.push(key(p));
             }
         }
     }
-    drop(index);
-    let mut slots: Vec<Option<Commit>> = commits.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    order
 }
 
 /// The repository side of the server.
@@ -527,8 +534,7 @@ impl Repos {
                     change.repo = Some(repo);
                     match index.between(from, to) {
                         Ok(ids) => {
-                            change.commits =
-                                ids.into_iter().map(|i| index.commit(i).clone()).collect()
+                            change.commits = ids.into_iter().map(|i| index.commit(i)).collect()
                         }
                         Err(e) => change.note = Some(e.message),
                     }
@@ -574,7 +580,7 @@ impl Repos {
         }
         let mut found: Vec<_> = first.into_values().collect();
         found.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
-        Ok((repo, index.commit(target).sha.clone(), found))
+        Ok((repo, index.sha(target).to_string(), found))
     }
 
     /// Refreshes every tracked repository every `interval`, a few at a time.

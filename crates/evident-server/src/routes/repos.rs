@@ -93,11 +93,16 @@ pub async fn commits(
     let org = caller.org(&app, &org, Access::Read).await?;
     let record = app.repos.record(&org, &name).await?;
     let index = app.repos.index(&record).await?;
+    // All commits need no list: a page of them is a range of positions.
     let selected = index.select(q.reference.as_deref())?;
-    let total = selected.len() as u64;
+    let total = selected.as_ref().map_or(index.len(), Vec::len) as u64;
     let start = ((page - 1) * per_page).min(total) as usize;
-    let end = (start + per_page as usize).min(selected.len());
-    let rows = &selected[start..end];
+    let end = (start + per_page as usize).min(total as usize);
+    let rows: Vec<usize> = match &selected {
+        Some(s) => s[start..end].to_vec(),
+        None => (start..end).collect(),
+    };
+    let rows = &rows[..];
 
     let wants_html = headers
         .get(header::ACCEPT)
@@ -252,9 +257,7 @@ pub async fn between(
     let record = app.repos.record(&org, &name).await?;
     let index = app.repos.index(&record).await?;
     let ids = index.between(&q.from, &q.to)?;
-    Ok(Json(
-        ids.into_iter().map(|i| index.commit(i).clone()).collect(),
-    ))
+    Ok(Json(ids.into_iter().map(|i| index.commit(i)).collect()))
 }
 
 /// A commit or fingerprint prefix: matching commits, artifacts built from them, and where

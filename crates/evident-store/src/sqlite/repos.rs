@@ -98,8 +98,7 @@ pub async fn repos(
     name: Option<&str>,
 ) -> Result<Vec<(i64, RepoRecord)>> {
     let rows = sqlx::query(
-        "SELECT r.*, (SELECT COUNT(*) FROM repo_commits c WHERE c.repo_id = r.id AND c.reachable = 1) AS commits
-         FROM repos r WHERE (?1 IS NULL OR r.org_id = ?1) AND (?2 IS NULL OR r.name = ?2) ORDER BY r.name",
+        "SELECT r.*, r.commit_count AS commits FROM repos r WHERE (?1 IS NULL OR r.org_id = ?1) AND (?2 IS NULL OR r.name = ?2) ORDER BY r.name",
     )
     .bind(org_id)
     .bind(name)
@@ -198,7 +197,9 @@ pub async fn apply_refresh(
     .await?;
     sqlx::query(
         "UPDATE repos SET last_refresh_at = ?, last_refresh_ok = 1, last_error = NULL,
-             generation = generation + ? WHERE id = ?",
+             generation = generation + ?,
+             commit_count = (SELECT COUNT(*) FROM repo_commits WHERE repo_id = repos.id AND reachable = 1)
+         WHERE id = ?",
     )
     .bind(to_millis(now))
     .bind(i64::from(
@@ -229,13 +230,16 @@ pub async fn refresh_failed(
 }
 
 pub async fn repo_commits(db: &SqlitePool, repo_id: i64) -> Result<Vec<Commit>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COMMIT_COLUMNS} FROM repo_commits WHERE repo_id = ? AND reachable = 1"
-    ))
-    .bind(repo_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.iter().map(commit_from).collect())
+    use futures_util::TryStreamExt;
+    // Streamed row by row: a large repository's rows are never all in memory at once.
+    let sql =
+        format!("SELECT {COMMIT_COLUMNS} FROM repo_commits WHERE repo_id = ? AND reachable = 1");
+    let mut rows = sqlx::query(&sql).bind(repo_id).fetch(db);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        out.push(commit_from(&row));
+    }
+    Ok(out)
 }
 
 pub async fn repo_refs(db: &SqlitePool, repo_id: i64) -> Result<Vec<(String, String)>> {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Commit viewer benchmark, side by side with git on the same repository, in one run.
+#
+#   scripts/bench-commits.sh [N_COMMITS=85000]
+#
+# Needs wrk (apt-get install wrk). Generates a bare repository with git fast-import (evident-git's
+# genrepo example), starts a release `evident server`, and measures:
+#   1. first full index (clone + list + store) vs `git clone --bare` + `git log --all` on it;
+#   2. an incremental refresh bringing 10 new commits vs `git fetch` of the same;
+#   3. requests/s for a 100-commit JSON page (wrk, 2 threads, 16 connections, 10 s) and the
+#      server's peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-85000}
+TOKEN=evd_0123456789abcdef_commitbenchcommitbenchcommitbench
+work=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build -q --release -p evident
+cargo build -q --release -p evident-git --example genrepo
+target=${CARGO_TARGET_DIR:-target}
+"$target/release/examples/genrepo" "$work/repo.git" "$N" >/dev/null
+seconds() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
+
+echo "repository: $N commits ($(git -C "$work/repo.git" rev-list --all | wc -l) reachable from all refs)"
+t_clone=$(seconds git clone -q --bare "file://$work/repo.git" "$work/baseline.git")
+t_log=$(seconds git -C "$work/baseline.git" log --all --format='%H%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B')
+echo "git clone --bare:                 ${t_clone}s"
+echo "git log --all (all fields):       ${t_log}s"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+host=http://127.0.0.1:$port
+EVIDENT_BOOTSTRAP_TOKEN=$TOKEN EVIDENT_LOG=warn "$target/release/evident" server \
+  --db "sqlite://$work/evident.db" --bind "127.0.0.1:$port" --mirrors-dir "$work/mirrors" \
+  --git-allow-file --refresh-interval 0 >/dev/null &
+server=$!
+for _ in $(seq 100); do curl -sf "$host/readyz" >/dev/null && break; sleep 0.1; done
+auth=(-H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
+curl -sf "${auth[@]}" -d '{"name":"bench"}' "$host/api/v1/orgs" >/dev/null
+t_add=$(seconds curl -sf "${auth[@]}" -d "{\"name\":\"r\",\"url\":\"file://$work/repo.git\"}" "$host/api/v1/orgs/bench/repos")
+echo "evident repo add (clone+index):   ${t_add}s"
+count=$(curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commits"])')
+echo "indexed commits:                  $count"
+
+# Ten new commits on main, as a push would bring.
+for i in $(seq 10); do
+  tree=$(git -C "$work/repo.git" rev-parse 'main^{tree}')
+  c=$(git -C "$work/repo.git" -c user.name=b -c user.email=b@x commit-tree "$tree" -p main -m "new $i")
+  git -C "$work/repo.git" update-ref refs/heads/main "$c"
+done
+t_fetch=$(seconds git -C "$work/baseline.git" fetch -q origin '+refs/heads/*:refs/heads/*')
+t_refresh=$(seconds curl -sf -X POST "${auth[@]}" "$host/api/v1/orgs/bench/repos/r/refresh")
+echo "git fetch (10 new commits):       ${t_fetch}s"
+echo "evident refresh (fetch+index):    ${t_refresh}s"
+
+url="$host/api/v1/orgs/bench/repos/r/commits?page=3&per_page=100"
+curl -sf "${auth[@]}" "$url" -o "$work/page.json"
+echo "100-commit page:                  $(stat -c %s "$work/page.json") bytes"
+wrk -t2 -c16 -d10s -H "Authorization: Bearer $TOKEN" "$url" | grep -E 'Requests/sec|Latency|Non-2xx' || true
+echo "server RSS after the load:        $(grep VmRSS /proc/$server/status | awk '{print $2/1024 " MB"}')"
+echo "server peak RSS (incl. indexing): $(grep VmHWM /proc/$server/status | awk '{print $2/1024 " MB"}')"
