@@ -491,11 +491,17 @@ impl Repos {
         org: &OrgRecord,
         sha: &str,
     ) -> ApiResult<Option<(String, Arc<RepoIndex>)>> {
-        for (repo, _) in self.store.commits_by_prefix(org.id, sha).await? {
-            let record = self.record(org, &repo).await?;
-            return Ok(Some((repo, self.index(&record).await?)));
-        }
-        Ok(None)
+        let Some((repo, _)) = self
+            .store
+            .commits_by_prefix(org.id, sha)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let record = self.record(org, &repo).await?;
+        Ok(Some((repo, self.index(&record).await?)))
     }
 
     /// For each pipeline whose artifact differs between the two sides of a diff, the
