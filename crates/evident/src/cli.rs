@@ -344,20 +344,95 @@ pub enum EnvCmd {
     },
 }
 
+/// How a reporter runs: once, once without sending, or in a loop.
+#[derive(Debug, Args)]
+pub struct ReportMode {
+    /// Print the report instead of sending it
+    #[arg(long, short = 'D')]
+    pub dry_run: bool,
+    /// Keep reporting at this interval (e.g. 60s, 5m), retrying with backoff on errors
+    #[arg(long, value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 60s or 5m: {e}"))?;
+    std::time::Duration::try_from(d)
+        .ok()
+        .filter(|d| d.as_secs() >= 1)
+        .ok_or_else(|| format!("{s:?}: the interval must be at least 1s"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCmd {
     /// Fingerprint files or directories on this server and report them
     #[command(
-        after_help = "Example:\n  evident snapshot server prod-web --paths /opt/app/bin,/opt/app/static"
+        after_help = "Example:\n  evident snapshot server prod-web --paths /opt/app/bin,/opt/app/static --interval 60s"
     )]
     Server {
         env: String,
         /// Files or directories to fingerprint, comma-separated; each is one artifact
         #[arg(long, short = 'p', value_delimiter = ',', required = true)]
         paths: Vec<PathBuf>,
-        /// Print the report instead of sending it
-        #[arg(long, short = 'D')]
-        dry_run: bool,
+        #[command(flatten)]
+        mode: ReportMode,
+    },
+    /// Report the running containers of the local Docker daemon
+    #[command(after_help = "Example:\n  evident snapshot docker dev-box --interval 60s")]
+    Docker {
+        env: String,
+        /// The daemon's socket [default: DOCKER_HOST or /var/run/docker.sock]
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        #[command(flatten)]
+        mode: ReportMode,
+    },
+    /// Report the running pods of a Kubernetes cluster (image digests from pod status)
+    #[command(
+        after_help = "Example:\n  evident snapshot k8s prod --namespace shop,payments --interval 60s"
+    )]
+    K8s {
+        env: String,
+        #[arg(long, short = 'k')]
+        kubeconfig: Option<PathBuf>,
+        /// Only these namespaces, comma-separated
+        #[arg(long, short = 'n', value_delimiter = ',')]
+        namespace: Vec<String>,
+        /// All namespaces but these, comma-separated
+        #[arg(long, short = 'x', value_delimiter = ',', conflicts_with = "namespace")]
+        exclude_namespace: Vec<String>,
+        #[command(flatten)]
+        mode: ReportMode,
+    },
+    /// Report the running tasks of an ECS cluster
+    #[command(
+        after_help = "Example:\n  evident snapshot ecs aws-prod --cluster cyber-dojo --interval 60s"
+    )]
+    Ecs {
+        env: String,
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long, env = "AWS_REGION")]
+        region: Option<String>,
+        #[command(flatten)]
+        mode: ReportMode,
+    },
+    /// Report Lambda functions (all when none is named)
+    #[command(
+        after_help = "Example:\n  evident snapshot lambda aws-prod --function-name reporter,api"
+    )]
+    Lambda {
+        env: String,
+        #[arg(long, value_delimiter = ',')]
+        function_name: Vec<String>,
+        #[arg(long, env = "AWS_REGION")]
+        region: Option<String>,
+        #[command(flatten)]
+        mode: ReportMode,
     },
     /// Send a report read from a JSON file (`{"artifacts": [...]}`), e.g. from a custom reporter
     File { env: String, file: PathBuf },

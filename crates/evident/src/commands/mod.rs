@@ -40,6 +40,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             .context("invalid --host / EVIDENT_HOST")?;
         Ok(Ctx { client, config })
     };
+    if !matches!(cli.command, Command::Server(_)) {
+        // Warnings (skipped containers, retries) go to stderr; stdout stays clean for scripts.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("EVIDENT_LOG")
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(std::io::stderr)
+            .without_time()
+            .init();
+    }
     match cli.command {
         Command::Server(args) => server::run(args).await,
         Command::Admin(cmd) => admin::run_admin(cmd).await,

@@ -268,3 +268,70 @@ fn assert_commands_gate_on_compliance() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn runtime_reporters_fail_clearly_without_their_runtime() {
+    let app = spawn_app(false);
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    app.cli(&app.admin_token, "o")
+        .args([
+            "snapshot",
+            "docker",
+            "dev",
+            "--socket",
+            socket.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .assert()
+        .failure()
+        .stderr(contains("cannot reach the Docker daemon"));
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "not: [a kubeconfig").unwrap();
+    app.cli(&app.admin_token, "o")
+        .args([
+            "snapshot",
+            "k8s",
+            "prod",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .assert()
+        .failure()
+        .stderr(contains("kubeconfig"));
+    app.cli(&app.admin_token, "o")
+        .args([
+            "snapshot",
+            "server",
+            "prod",
+            "--paths",
+            "/x",
+            "--interval",
+            "0s",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("at least 1s"));
+}
+
+#[test]
+fn fingerprint_command_prints_only_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file1"), b"hello world!").unwrap();
+    let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
+    cmd.args([
+        "fingerprint",
+        "-t",
+        "file",
+        dir.path().join("file1").to_str().unwrap(),
+    ])
+    .assert()
+    .success()
+    .stdout("7509e5bda0c762d2bac7f90d758b5b2263fa01ccbc542ab5e3df163be08e6ca9\n");
+    let mut cmd = assert_cmd::Command::cargo_bin("evident").unwrap();
+    cmd.args(["fingerprint", "-t", "tarball", "x"])
+        .assert()
+        .failure()
+        .stderr(contains("file"));
+}
