@@ -374,4 +374,14 @@ impl Client {
             .append_pair("commits", "true");
         self.get(url).await
     }
+
+    /// Commits of a repository the server does not track (`GET /commits?url=`).
+    pub async fn adhoc_commits(&self, url: &str, page: u64, per_page: u64) -> Result<CommitPage> {
+        let mut u = self.url(&["commits"]);
+        u.query_pairs_mut()
+            .append_pair("url", url)
+            .append_pair("page", &page.to_string())
+            .append_pair("per_page", &per_page.to_string());
+        self.get(u).await
+    }
 }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use evident_core::api::{Commit, CommitChange, Repo, Signature, SnapshotDiff};
 use evident_git::{GitOptions, Mirror, UrlPolicy};
@@ -270,6 +270,20 @@ pub struct Repos {
     indexes: Mutex<HashMap<i64, Arc<RepoIndex>>>,
     /// One refresh per repository at a time; concurrent callers wait for it (single flight).
     refreshing: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    adhoc: Mutex<HashMap<String, AdHocEntry>>,
+    adhoc_flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Ad-hoc listings kept at most this many (mirrors on disk, indexes in memory).
+const ADHOC_CAPACITY: usize = 16;
+/// An ad-hoc listing younger than this is served without fetching.
+const ADHOC_FRESH: Duration = Duration::from_secs(60);
+
+struct AdHocEntry {
+    index: Arc<RepoIndex>,
+    fetched: Instant,
+    used: Instant,
+    url: evident_git::CheckedUrl,
 }
 
 pub fn to_api(r: &RepoRecord) -> Repo {
@@ -323,6 +337,8 @@ impl Repos {
             config,
             indexes: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(HashMap::new()),
+            adhoc: Mutex::new(HashMap::new()),
+            adhoc_flights: Mutex::new(HashMap::new()),
         }
     }
 
@@ -587,6 +603,111 @@ impl Repos {
         let mut found: Vec<_> = first.into_values().collect();
         found.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
         Ok((repo, index.sha(target).to_string(), found))
+    }
+
+    /// The index of a repository nobody tracks, from a bounded cache of mirrors: reused for
+    /// `ADHOC_FRESH`, then fetched again; the least recently used mirror beyond
+    /// `ADHOC_CAPACITY` is deleted. Concurrent requests for one URL share one clone.
+    pub async fn adhoc(&self, url: &str) -> ApiResult<Arc<RepoIndex>> {
+        let checked = self.check_url(url)?;
+        let key = checked.key();
+        if let Some(ix) = self.adhoc_cached(&key) {
+            return Ok(ix);
+        }
+        let flight = self
+            .adhoc_flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _flight = flight.lock().await;
+        if let Some(ix) = self.adhoc_cached(&key) {
+            return Ok(ix);
+        }
+        let failed = |e: evident_git::GitError| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "git_failed",
+                e.to_string(),
+            )
+        };
+        let root = self.config.mirrors_dir.join("adhoc");
+        tokio::fs::create_dir_all(&root).await.map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                e.to_string(),
+            )
+        })?;
+        let mirror = Mirror::open_or_clone(&root, &checked, &self.config.options)
+            .await
+            .map_err(failed)?;
+        if !mirror.was_cloned() {
+            mirror.fetch().await.map_err(failed)?;
+        }
+        let refs: Vec<(String, String)> = mirror
+            .refs()
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|r| (r.name, r.sha))
+            .collect();
+        let commits: Vec<Commit> = mirror
+            .list_commits(&evident_git::LogQuery::default())
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(convert)
+            .collect();
+        let ix = Arc::new(
+            tokio::task::spawn_blocking(move || RepoIndex::build(0, commits, refs))
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        e.to_string(),
+                    )
+                })?,
+        );
+        let evicted = {
+            let mut cache = self.adhoc.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            cache.insert(
+                key.clone(),
+                AdHocEntry {
+                    index: ix.clone(),
+                    fetched: now,
+                    used: now,
+                    url: checked.clone(),
+                },
+            );
+            let mut evicted = Vec::new();
+            while cache.len() > ADHOC_CAPACITY {
+                let oldest = cache
+                    .iter()
+                    .min_by_key(|(_, e)| e.used)
+                    .map(|(k, _)| k.clone());
+                if let Some(e) = oldest.and_then(|k| cache.remove(&k)) {
+                    evicted.push(e.url);
+                }
+            }
+            evicted
+        };
+        for url in evicted {
+            let _ = Mirror::remove(&root, &url).await;
+        }
+        Ok(ix)
+    }
+
+    fn adhoc_cached(&self, key: &str) -> Option<Arc<RepoIndex>> {
+        let mut cache = self.adhoc.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = cache
+            .get_mut(key)
+            .filter(|e| e.fetched.elapsed() < ADHOC_FRESH)?;
+        entry.used = Instant::now();
+        Some(entry.index.clone())
     }
 
     /// Refreshes every tracked repository every `interval`, a few at a time.

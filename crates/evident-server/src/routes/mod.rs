@@ -60,6 +60,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/orgs/{org}/repos/{name}/between", get(repos::between))
         .route("/orgs/{org}/search/{prefix}", get(repos::search))
         .route("/orgs/{org}/contains/{commit}", get(repos::contains))
+        .route("/commits", get(repos::adhoc))
         .fallback(not_found)
 }
 

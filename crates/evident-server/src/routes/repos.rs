@@ -74,8 +74,8 @@ pub struct CommitQuery {
     reference: Option<String>,
 }
 
-/// A page of commits, newest first: JSON (with `Link` and `X-Total-Count` headers), or HTML
-/// for a browser.
+/// A page of a tracked repository's commits, newest first: JSON (with `Link` and
+/// `X-Total-Count` headers), or HTML for a browser.
 pub async fn commits(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -83,16 +83,83 @@ pub async fn commits(
     Path((org, name)): Path<(String, String)>,
     Query(q): Query<CommitQuery>,
 ) -> ApiResult<Response> {
-    let page = q.page.unwrap_or(1);
-    let per_page = q.per_page.unwrap_or(30);
-    if page == 0 || page > 1 << 40 || !(1..=1000).contains(&per_page) {
-        return Err(ApiError::bad_request(
-            "page starts at 1 and per_page must be between 1 and 1000",
-        ));
-    }
+    q.paging()?;
     let org = caller.org(&app, &org, Access::Read).await?;
     let record = app.repos.record(&org, &name).await?;
     let index = app.repos.index(&record).await?;
+    let base = format!("/api/v1/orgs/{}/repos/{name}/commits?", org.name);
+    page_response(
+        &index,
+        &format!("{} / {name}", org.name),
+        &name,
+        &base,
+        &q,
+        &headers,
+    )
+}
+
+/// `GET /commits?url=`: commits of a repository nobody tracks. The mirror is kept in a
+/// bounded cache for the next request; concurrent requests for one URL share one clone.
+pub async fn adhoc(
+    State(app): State<Arc<AppState>>,
+    _caller: Caller,
+    headers: HeaderMap,
+    Query(raw): Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Response> {
+    if let Some(k) = raw
+        .keys()
+        .find(|k| !["url", "page", "per_page", "ref"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter {k:?}"
+        )));
+    }
+    let number = |k: &str| -> ApiResult<Option<u64>> {
+        raw.get(k)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad_request(format!("{k} must be a number")))
+            })
+            .transpose()
+    };
+    let url = raw
+        .get("url")
+        .ok_or_else(|| ApiError::bad_request("give the repository as ?url="))?;
+    let q = CommitQuery {
+        page: number("page")?,
+        per_page: number("per_page")?,
+        reference: raw.get("ref").cloned(),
+    };
+    q.paging()?;
+    let index = app.repos.adhoc(url).await?;
+    let shown = app.repos.check_url(url)?.redacted();
+    let base = format!("/api/v1/commits?url={}&", encode(url));
+    page_response(&index, &shown, &shown, &base, &q, &headers)
+}
+
+impl CommitQuery {
+    fn paging(&self) -> ApiResult<(u64, u64)> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(30);
+        if page == 0 || page > 1 << 40 || !(1..=1000).contains(&per_page) {
+            return Err(ApiError::bad_request(
+                "page starts at 1 and per_page must be between 1 and 1000",
+            ));
+        }
+        Ok((page, per_page))
+    }
+}
+
+/// Renders one page of an index as JSON or HTML. `base` is the URL prefix for `Link`s.
+fn page_response(
+    index: &RepoIndex,
+    title: &str,
+    name: &str,
+    base: &str,
+    q: &CommitQuery,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let (page, per_page) = q.paging()?;
     // All commits need no list: a page of them is a range of positions.
     let selected = index.select(q.reference.as_deref())?;
     let total = selected.as_ref().map_or(index.len(), Vec::len) as u64;
@@ -102,21 +169,17 @@ pub async fn commits(
         Some(s) => s[start..end].to_vec(),
         None => (start..end).collect(),
     };
-    let rows = &rows[..];
-
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        return Ok(html_page(
-            &org.name, &name, &index, rows, page, per_page, total,
-        ));
+        return Ok(html_page(title, index, &rows, page, per_page, total));
     }
     let mut body = String::with_capacity(rows.len() * 600 + 128);
     body.push_str(&format!(
         "{{\"repo\":{},\"page\":{page},\"per_page\":{per_page},\"total\":{total},\"commits\":[",
-        serde_json::to_string(&name).expect("string")
+        serde_json::to_string(name).expect("string")
     ));
     for (k, i) in rows.iter().enumerate() {
         if k > 0 {
@@ -130,10 +193,7 @@ pub async fn commits(
     h.insert("x-total-count", HeaderValue::from(total));
     let last = total.div_ceil(per_page).max(1);
     let link = |p: u64, rel: &str| {
-        let mut url = format!(
-            "/api/v1/orgs/{}/repos/{name}/commits?page={p}&per_page={per_page}",
-            org.name
-        );
+        let mut url = format!("{base}page={p}&per_page={per_page}");
         if let Some(r) = &q.reference {
             url.push_str("&ref=");
             url.push_str(&encode(r));
@@ -181,8 +241,7 @@ fn escape(s: &str) -> String {
 }
 
 fn html_page(
-    org: &str,
-    name: &str,
+    title: &str,
     index: &RepoIndex,
     rows: &[usize],
     page: u64,
@@ -190,14 +249,13 @@ fn html_page(
     total: u64,
 ) -> Response {
     let mut html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{n} · commits</title>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · commits</title>\
          <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}\
          code{{font:13px ui-monospace,monospace}}.ref{{background:#eef;border-radius:3px;padding:0 .3em;margin-right:.3em}}</style>\
-         </head><body><h1>{o} / {n}</h1><p>{total} commits, page {page}</p>\
+         </head><body><h1>{t}</h1><p>{total} commits, page {page}</p>\
          <table><tr><th>commit</th><th>subject</th><th>author</th><th>date</th></tr>",
-        o = escape(org),
-        n = escape(name)
+        t = escape(title)
     );
     for i in rows {
         let c = index.commit(*i);

@@ -503,3 +503,49 @@ async fn incident_tracing_lists_the_commits_a_deployment_brought() {
     let head = git(src.path(), &["rev-parse", "HEAD"]).trim().to_string();
     assert!(c.contains("o", &head).await.unwrap().artifacts.is_empty());
 }
+
+#[tokio::test]
+async fn ad_hoc_listing_shares_one_clone_and_keeps_it() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let app = app_allowing_file();
+    let url = format!("file://{}", src.path().display());
+    let c = app.admin();
+    // Eight concurrent first requests: one clone serves them all.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move { c.adhoc_commits(&url, 1, 1000).await.unwrap() })
+        })
+        .collect();
+    let expected = rev_list(src.path(), "--all");
+    for t in tasks {
+        let page = t.await.unwrap();
+        let got: BTreeSet<String> = page.commits.iter().map(|c| c.sha.clone()).collect();
+        assert_eq!(got, expected);
+        assert_eq!(page.total as usize, expected.len());
+    }
+    let mirrors: Vec<_> = std::fs::read_dir(app.dir.path().join("mirrors/adhoc"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one mirror for one URL");
+    // Refused URLs and bad paging are 400s.
+    assert_eq!(
+        c.adhoc_commits("ext::sh -c id", 1, 10)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(StatusCode::BAD_REQUEST)
+    );
+    assert_eq!(
+        c.adhoc_commits(&url, 1, 5000).await.unwrap_err().status(),
+        Some(StatusCode::BAD_REQUEST)
+    );
+    // Without a token there is nothing to see.
+    let resp = http()
+        .get(format!("{}/api/v1/commits?url={}", app.host(), url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
