@@ -118,6 +118,47 @@ pub async fn run_commits(
             std::fs::create_dir_all(&root)
                 .with_context(|| format!("cannot create {}", root.display()))?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let query = LogQuery {
+                branch,
+                since,
+                limit,
+                exclude: Vec::new(),
+            };
+            if url.github_repo().is_some() {
+                // GitHub first (token from GITHUB_TOKEN, optional); git when the API fails,
+                // times out or is rate-limited.
+                let api_base = std::env::var("EVIDENT_GITHUB_API")
+                    .unwrap_or_else(|_| "https://api.github.com".into());
+                let source = evident_git::CommitSource {
+                    mirrors_root: root.clone(),
+                    git: GitOptions::default(),
+                    github: Some(evident_git::GithubApi::new(
+                        &api_base,
+                        std::env::var("GITHUB_TOKEN").ok(),
+                    )),
+                };
+                let listing = source.list(&url, &query).await?;
+                if let Some(why) = &listing.fallback {
+                    eprintln!("GitHub API unavailable ({why}); listed with git instead.");
+                }
+                if json {
+                    output::json(&listing.commits)?;
+                } else {
+                    let tz = tz();
+                    for c in &listing.commits {
+                        let t =
+                            Timestamp::from_second(c.author_time).unwrap_or(Timestamp::UNIX_EPOCH);
+                        println!(
+                            "{}  {}  {}  {}",
+                            c.sha,
+                            c.author_name,
+                            format_time(t, &tz),
+                            c.subject()
+                        );
+                    }
+                }
+                return Ok(exit::OK);
+            }
             if progress {
                 eprint!("fetching {} ...", url.redacted());
             }
@@ -129,12 +170,6 @@ pub async fn run_commits(
             if progress {
                 eprintln!(" done");
             }
-            let query = LogQuery {
-                branch,
-                since,
-                limit,
-                exclude: Vec::new(),
-            };
             if json {
                 let commits = mirror.list_commits(&query).await?;
                 output::json(&commits)?;
