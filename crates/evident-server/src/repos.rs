@@ -274,6 +274,9 @@ pub struct Repos {
     adhoc_flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// Commits per store write while a first listing streams in.
+const STORE_BATCH: usize = 5_000;
+
 /// Ad-hoc listings kept at most this many (mirrors on disk, indexes in memory).
 const ADHOC_CAPACITY: usize = 16;
 /// An ad-hoc listing younger than this is served without fetching.
@@ -434,13 +437,37 @@ impl Repos {
             .into_iter()
             .collect();
         let (refs, new_commits, removed) = if mirror.was_cloned() || known.is_empty() {
-            // A fresh mirror: list everything; whatever the index had that is not listed now
-            // is no longer reachable.
+            // A fresh mirror: list everything, storing it in batches as git produces it so
+            // a large history is never held in memory whole. Whatever the index had that is
+            // not listed now is no longer reachable.
             let refs = mirror.refs().await?;
-            let commits = mirror
-                .list_commits(&evident_git::LogQuery::default())
-                .await?;
-            let listed: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Commit>();
+            let store = self.store.clone();
+            let repo_id = repo.id;
+            let writer = tokio::spawn(async move {
+                let mut batch = Vec::with_capacity(STORE_BATCH);
+                let mut listed = HashSet::new();
+                while let Some(c) = rx.recv().await {
+                    listed.insert(c.sha.clone());
+                    batch.push(c);
+                    if batch.len() == STORE_BATCH {
+                        store.insert_commits(repo_id, &batch).await?;
+                        batch.clear();
+                    }
+                }
+                store.insert_commits(repo_id, &batch).await?;
+                Ok::<_, evident_store::StoreError>(listed)
+            });
+            let listing = mirror
+                .for_each_commit(&evident_git::LogQuery::default(), |c| {
+                    // The writer only stops early on a store error, reported below.
+                    let _ = tx.send(convert(c));
+                    std::ops::ControlFlow::Continue(())
+                })
+                .await;
+            drop(tx);
+            let listed = writer.await??;
+            listing?;
             let removed: Vec<String> = if known.is_empty() {
                 Vec::new()
             } else {
@@ -449,16 +476,16 @@ impl Repos {
                     .await?
                     .into_iter()
                     .map(|c| c.sha)
-                    .filter(|s| !listed.contains(s.as_str()))
+                    .filter(|s| !listed.contains(s))
                     .collect()
             };
-            (refs, commits, removed)
+            (refs, Vec::new(), removed)
         } else {
             let r = mirror.refresh(&known).await?;
-            (r.refs, r.new_commits, r.removed)
+            (r.refs, r.new_commits.into_iter().map(convert).collect(), r.removed)
         };
         let refs: Vec<(String, String)> = refs.into_iter().map(|r| (r.name, r.sha)).collect();
-        let commits: Vec<Commit> = new_commits.into_iter().map(convert).collect();
+        let commits: Vec<Commit> = new_commits;
         self.store
             .apply_refresh(repo.id, &refs, &commits, &removed, Timestamp::now())
             .await?;

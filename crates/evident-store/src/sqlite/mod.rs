@@ -47,7 +47,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-16000");
+            // 4 MiB of page cache per connection (five connections): the working set of
+            // queries is small, and memory is part of what the server promises.
+            .pragma("cache_size", "-4000");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -347,6 +349,9 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         repos::apply_refresh(&self.writer, repo_id, refs, new_commits, removed, now).await
+    }
+    async fn insert_commits(&self, repo_id: i64, commits: &[evident_core::api::Commit]) -> Result<()> {
+        repos::insert_commits(&self.writer, repo_id, commits).await
     }
     async fn refresh_failed(&self, repo_id: i64, error: &str, now: Timestamp) -> Result<()> {
         repos::refresh_failed(&self.writer, repo_id, error, now).await

@@ -133,16 +133,16 @@ pub async fn delete_repo(
     Ok(())
 }
 
-pub async fn apply_refresh(
-    db: &SqlitePool,
-    repo_id: i64,
-    refs: &[(String, String)],
-    new_commits: &[Commit],
-    removed: &[String],
-    now: Timestamp,
-) -> Result<()> {
+/// Adds commits to the index (a commit seen again becomes reachable again).
+pub async fn insert_commits(db: &SqlitePool, repo_id: i64, commits: &[Commit]) -> Result<()> {
     let mut tx = db.begin().await?;
-    for batch in new_commits.chunks(BATCH) {
+    insert_commits_in(&mut tx, repo_id, commits).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_commits_in(conn: &mut sqlx::SqliteConnection, repo_id: i64, commits: &[Commit]) -> Result<()> {
+    for batch in commits.chunks(BATCH) {
         let rows: Vec<serde_json::Value> = batch
             .iter()
             .map(|c| {
@@ -171,9 +171,22 @@ pub async fn apply_refresh(
         ))
         .bind(repo_id)
         .bind(serde_json::Value::Array(rows).to_string())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+pub async fn apply_refresh(
+    db: &SqlitePool,
+    repo_id: i64,
+    refs: &[(String, String)],
+    new_commits: &[Commit],
+    removed: &[String],
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    insert_commits_in(&mut tx, repo_id, new_commits).await?;
     if !removed.is_empty() {
         sqlx::query(
             "UPDATE repo_commits SET reachable = 0 WHERE repo_id = ? AND sha IN (SELECT value FROM json_each(?))",
