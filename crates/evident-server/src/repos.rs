@@ -123,6 +123,18 @@ impl RepoIndex {
         }
     }
 
+    /// [`RepoIndex::build`] on a blocking thread: sorting and rendering a large history
+    /// must not stall the server's async workers.
+    async fn build_off_thread(
+        generation: i64,
+        commits: Vec<Commit>,
+        refs: Vec<(String, String)>,
+    ) -> ApiResult<Arc<Self>> {
+        tokio::task::spawn_blocking(move || Arc::new(Self::build(generation, commits, refs)))
+            .await
+            .map_err(ApiError::internal)
+    }
+
     pub fn len(&self) -> usize {
         self.shas.len()
     }
@@ -482,7 +494,11 @@ impl Repos {
             (refs, Vec::new(), removed)
         } else {
             let r = mirror.refresh(&known).await?;
-            (r.refs, r.new_commits.into_iter().map(convert).collect(), r.removed)
+            (
+                r.refs,
+                r.new_commits.into_iter().map(convert).collect(),
+                r.removed,
+            )
         };
         let refs: Vec<(String, String)> = refs.into_iter().map(|r| (r.name, r.sha)).collect();
         let commits: Vec<Commit> = new_commits;
@@ -507,20 +523,7 @@ impl Repos {
         }
         let commits = self.store.repo_commits(repo.id).await?;
         let refs = self.store.repo_refs(repo.id).await?;
-        let ix = Arc::new(
-            tokio::task::spawn_blocking({
-                let generation = repo.generation;
-                move || RepoIndex::build(generation, commits, refs)
-            })
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    e.to_string(),
-                )
-            })?,
-        );
+        let ix = RepoIndex::build_off_thread(repo.generation, commits, refs).await?;
         self.indexes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -660,13 +663,9 @@ impl Repos {
             )
         };
         let root = self.config.mirrors_dir.join("adhoc");
-        tokio::fs::create_dir_all(&root).await.map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                e.to_string(),
-            )
-        })?;
+        tokio::fs::create_dir_all(&root)
+            .await
+            .map_err(ApiError::internal)?;
         let mirror = Mirror::open_or_clone(&root, &checked, &self.config.options)
             .await
             .map_err(failed)?;
@@ -687,17 +686,7 @@ impl Repos {
             .into_iter()
             .map(convert)
             .collect();
-        let ix = Arc::new(
-            tokio::task::spawn_blocking(move || RepoIndex::build(0, commits, refs))
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        e.to_string(),
-                    )
-                })?,
-        );
+        let ix = RepoIndex::build_off_thread(0, commits, refs).await?;
         let evicted = {
             let mut cache = self.adhoc.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();

@@ -198,7 +198,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Adds commits to the index ahead of [`Store::apply_refresh`], so a large first listing
     /// can be stored in batches as git produces it.
-    async fn insert_commits(&self, repo_id: i64, commits: &[evident_core::api::Commit]) -> Result<()>;
+    async fn insert_commits(
+        &self,
+        repo_id: i64,
+        commits: &[evident_core::api::Commit],
+    ) -> Result<()>;
     /// Records a failed refresh; the index keeps its previous state.
     async fn refresh_failed(&self, repo_id: i64, error: &str, now: Timestamp) -> Result<()>;
     /// Reachable commits of a repository (refs left empty), in no particular order.

@@ -239,6 +239,24 @@ async fn require_environment(conn: &mut SqliteConnection, org_id: i64, name: &st
         .ok_or_else(|| StoreError::not_found(format!("environment {name:?} not found")))
 }
 
+/// What a numbered report (approval, deployment) needs first: its artifact, a check that the
+/// environment exists, and the next number of the pipeline's `counter`.
+async fn numbered_report(
+    conn: &mut SqliteConnection,
+    org_id: i64,
+    fingerprint: &Fingerprint,
+    pipeline: Option<&str>,
+    environment: Option<&str>,
+    counter: &str,
+) -> Result<(ArtifactRecord, u64)> {
+    let (artifact, pid) = target_artifact(conn, org_id, fingerprint, pipeline).await?;
+    if let Some(env) = environment {
+        require_environment(conn, org_id, env).await?;
+    }
+    let number = next_number(conn, pid, counter).await?;
+    Ok((artifact, number))
+}
+
 pub async fn report_approval(
     db: &SqlitePool,
     org: &OrgRecord,
@@ -246,12 +264,15 @@ pub async fn report_approval(
     now: Timestamp,
 ) -> Result<(ArtifactRecord, u64)> {
     let mut tx = db.begin().await?;
-    let (artifact, pid) =
-        target_artifact(&mut tx, org.id, &req.fingerprint, req.pipeline.as_deref()).await?;
-    if let Some(env) = &req.environment {
-        require_environment(&mut tx, org.id, env).await?;
-    }
-    let number = next_number(&mut tx, pid, "next_approval").await?;
+    let (artifact, number) = numbered_report(
+        &mut tx,
+        org.id,
+        &req.fingerprint,
+        req.pipeline.as_deref(),
+        req.environment.as_deref(),
+        "next_approval",
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO approvals (artifact_id, number, approved, environment, reviewer, description,
              oldest_commit, newest_commit, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -286,10 +307,15 @@ pub async fn report_deployment(
     now: Timestamp,
 ) -> Result<(ArtifactRecord, u64)> {
     let mut tx = db.begin().await?;
-    let (artifact, pid) =
-        target_artifact(&mut tx, org.id, &req.fingerprint, req.pipeline.as_deref()).await?;
-    require_environment(&mut tx, org.id, &req.environment).await?;
-    let number = next_number(&mut tx, pid, "next_deployment").await?;
+    let (artifact, number) = numbered_report(
+        &mut tx,
+        org.id,
+        &req.fingerprint,
+        req.pipeline.as_deref(),
+        Some(&req.environment),
+        "next_deployment",
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO deployments (artifact_id, number, environment, description, user_data, reported_at)
          VALUES (?, ?, ?, ?, ?, ?)",

@@ -350,7 +350,11 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         repos::apply_refresh(&self.writer, repo_id, refs, new_commits, removed, now).await
     }
-    async fn insert_commits(&self, repo_id: i64, commits: &[evident_core::api::Commit]) -> Result<()> {
+    async fn insert_commits(
+        &self,
+        repo_id: i64,
+        commits: &[evident_core::api::Commit],
+    ) -> Result<()> {
         repos::insert_commits(&self.writer, repo_id, commits).await
     }
     async fn refresh_failed(&self, repo_id: i64, error: &str, now: Timestamp) -> Result<()> {

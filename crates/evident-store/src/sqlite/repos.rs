@@ -141,7 +141,11 @@ pub async fn insert_commits(db: &SqlitePool, repo_id: i64, commits: &[Commit]) -
     Ok(())
 }
 
-async fn insert_commits_in(conn: &mut sqlx::SqliteConnection, repo_id: i64, commits: &[Commit]) -> Result<()> {
+async fn insert_commits_in(
+    conn: &mut sqlx::SqliteConnection,
+    repo_id: i64,
+    commits: &[Commit],
+) -> Result<()> {
     for batch in commits.chunks(BATCH) {
         let rows: Vec<serde_json::Value> = batch
             .iter()
