@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Commit viewer benchmark, side by side with git on the same repository, in one run.
 #
-#   scripts/bench-commits.sh [N_COMMITS=85000]
+#   scripts/bench-commits.sh [N_COMMITS=85000 | PATH_TO_A_LOCAL_REPOSITORY]
 #
 # Needs wrk (apt-get install wrk). Generates a bare repository with git fast-import (evident-git's
 # genrepo example), starts a release `evident server`, and measures:
@@ -11,18 +11,13 @@
 #      server's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-85000}
+ARG=${1:-85000}
 TOKEN=evd_0123456789abcdef_commitbenchcommitbenchcommitbench
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build -q --release -p evident
-cargo build -q --release -p evident-git --example genrepo
-target=${CARGO_TARGET_DIR:-target}
-"$target/release/examples/genrepo" "$work/repo.git" "$N" >/dev/null
-seconds() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
-
-echo "repository: $N commits ($(git -C "$work/repo.git" rev-list --all | wc -l) reachable from all refs)"
+XX
 t_clone=$(seconds git clone -q --bare "file://$work/repo.git" "$work/baseline.git")
 t_log=$(seconds git -C "$work/baseline.git" log --all --format='%H%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B')
 echo "git clone --bare:                 ${t_clone}s"

@@ -273,21 +273,20 @@ pub async fn commits_by_prefix(
     org_id: i64,
     prefix: &str,
 ) -> Result<Vec<(String, Commit)>> {
+    // Per repository, a range on the primary key (repo_id, sha).
+    let columns = COMMIT_COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows = sqlx::query(&format!(
-        "SELECT r.name AS repo, {} FROM repo_commits c JOIN repos r ON r.id = c.repo_id
-         WHERE r.org_id = ?1 AND c.sha >= ?2 AND c.sha < ?2 || 'z' ORDER BY r.name LIMIT 50",
-        COMMIT_COLUMNS
-            .split(", ")
-            .map(|c| format!("c.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "SELECT r.name AS repo, {columns} FROM repos r JOIN repo_commits c
+             ON c.repo_id = r.id AND c.sha >= ?2 AND c.sha < ?2 || 'z'
+         WHERE r.org_id = ?1 ORDER BY r.name LIMIT 50"
     ))
     .bind(org_id)
     .bind(prefix)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get("repo"), commit_from(r)))
-        .collect())
+    Ok(rows.iter().map(|r| (r.get("repo"), commit_from(r))).collect())
 }
