@@ -14,10 +14,22 @@ cd "$(dirname "$0")/.."
 ARG=${1:-85000}
 TOKEN=evd_0123456789abcdef_commitbenchcommitbenchcommitbench
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 
 cargo build -q --release -p evident
-XX
+target=${CARGO_TARGET_DIR:-target}
+if [ -d "$ARG" ]; then
+  # A real history: a bare copy holding only branches and tags, as evident mirrors them.
+  git init -q --bare "$work/repo.git"
+  git -C "$work/repo.git" fetch -q "file://$(cd "$ARG" && pwd)" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
+else
+  cargo build -q --release -p evident-git --example genrepo
+  "$target/release/examples/genrepo" "$work/repo.git" "$ARG" >/dev/null
+fi
+seconds() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
+
+echo "repository: $ARG ($(git -C "$work/repo.git" rev-list --all | wc -l) commits reachable from branches and tags)"
 t_clone=$(seconds git clone -q --bare "file://$work/repo.git" "$work/baseline.git")
 t_log=$(seconds git -C "$work/baseline.git" log --all --format='%H%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B')
 echo "git clone --bare:                 ${t_clone}s"
@@ -25,9 +37,9 @@ echo "git log --all (all fields):       ${t_log}s"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 host=http://127.0.0.1:$port
-EVIDENT_BOOTSTRAP_TOKEN=$TOKEN EVIDENT_LOG=warn "$target/release/evident" server \
+EVIDENT_BOOTSTRAP_TOKEN=$TOKEN EVIDENT_LOG=${EVIDENT_LOG:-warn} "$target/release/evident" server \
   --db "sqlite://$work/evident.db" --bind "127.0.0.1:$port" --mirrors-dir "$work/mirrors" \
-  --git-allow-file --refresh-interval 0 >/dev/null &
+  --git-allow-file --refresh-interval 0 >/dev/null 2>"$work/server.log" &
 server=$!
 for _ in $(seq 100); do curl -sf "$host/readyz" >/dev/null && break; sleep 0.1; done
 auth=(-H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json")
@@ -54,3 +66,4 @@ echo "100-commit page:                  $(stat -c %s "$work/page.json") bytes"
 wrk -t2 -c16 -d10s -H "Authorization: Bearer $TOKEN" "$url" | grep -E 'Requests/sec|Latency|Non-2xx' || true
 echo "server RSS after the load:        $(grep VmRSS /proc/$server/status | awk '{print $2/1024 " MB"}')"
 echo "server peak RSS (incl. indexing): $(grep VmHWM /proc/$server/status | awk '{print $2/1024 " MB"}')"
+grep -h "refreshed" "$work/server.log" | sed "s/^.*refreshed/refreshed/" || true

@@ -437,8 +437,10 @@ impl Repos {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let url = self.config.policy.check(&repo.url)?;
         tokio::fs::create_dir_all(&self.config.mirrors_dir).await?;
+        let started = Instant::now();
         let mirror =
             Mirror::open_or_clone(&self.config.mirrors_dir, &url, &self.config.options).await?;
+        let fetched = started.elapsed();
         let known: Vec<String> = self
             .store
             .repo_refs(repo.id)
@@ -505,7 +507,14 @@ impl Repos {
         self.store
             .apply_refresh(repo.id, &refs, &commits, &removed, Timestamp::now())
             .await?;
-        tracing::info!(repo = %repo.name, new = commits.len(), removed = removed.len(), "refreshed");
+        tracing::info!(
+            repo = %repo.name,
+            new = commits.len(),
+            removed = removed.len(),
+            clone_or_open_ms = fetched.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "refreshed"
+        );
         Ok(())
     }
 

@@ -146,23 +146,41 @@ async fn insert_commits_in(
     repo_id: i64,
     commits: &[Commit],
 ) -> Result<()> {
+    /// One row as a JSON array, serialised straight from borrowed fields.
+    #[derive(serde::Serialize)]
+    struct Row<'a>(
+        &'a str,
+        String,
+        &'a str,
+        &'a str,
+        i64,
+        i32,
+        &'a str,
+        &'a str,
+        i64,
+        i32,
+        &'a str,
+    );
     for batch in commits.chunks(BATCH) {
-        let rows: Vec<serde_json::Value> = batch
-            .iter()
+        // Inserting in key order keeps the B-tree writes local.
+        let mut sorted: Vec<&Commit> = batch.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.sha.cmp(&b.sha));
+        let rows: Vec<Row> = sorted
+            .into_iter()
             .map(|c| {
-                json!([
-                    c.sha,
+                Row(
+                    &c.sha,
                     serde_json::to_string(&c.parents).expect("strings serialise"),
-                    c.author.name,
-                    c.author.email,
+                    &c.author.name,
+                    &c.author.email,
                     c.author.time.as_second(),
                     c.author.offset_minutes,
-                    c.committer.name,
-                    c.committer.email,
+                    &c.committer.name,
+                    &c.committer.email,
                     c.committer.time.as_second(),
                     c.committer.offset_minutes,
-                    c.message
-                ])
+                    &c.message,
+                )
             })
             .collect();
         // A commit seen again (e.g. a branch restored after a force-push) becomes reachable.
@@ -174,7 +192,7 @@ async fn insert_commits_in(
              ON CONFLICT (repo_id, sha) DO UPDATE SET reachable = 1"
         ))
         .bind(repo_id)
-        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(serde_json::to_string(&rows).expect("rows serialise"))
         .execute(&mut *conn)
         .await?;
     }
@@ -288,5 +306,8 @@ pub async fn commits_by_prefix(
     .bind(prefix)
     .fetch_all(db)
     .await?;
-    Ok(rows.iter().map(|r| (r.get("repo"), commit_from(r))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("repo"), commit_from(r)))
+        .collect())
 }

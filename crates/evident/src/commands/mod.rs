@@ -48,6 +48,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     .unwrap_or_else(|_| "warn".into()),
             )
             .with_writer(std::io::stderr)
+            // Colour only on a terminal, and never with NO_COLOR set.
+            .with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none(),
+            )
             .without_time()
             .init();
     }

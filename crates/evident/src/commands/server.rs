@@ -16,6 +16,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<i32> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, and never with NO_COLOR set.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     // The demo lives in a throwaway database that disappears with the process.
     let demo_dir = if args.demo {
