@@ -49,11 +49,13 @@ echo "evident repo add (clone+index):   ${t_add}s"
 count=$(curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commits"])')
 echo "indexed commits:                  $count"
 
-# Ten new commits on main, as a push would bring.
+# Ten new commits on the main branch, as a push would bring.
+branch=main
+git -C "$work/repo.git" rev-parse -q --verify refs/heads/main >/dev/null || branch=master
 for i in $(seq 10); do
-  tree=$(git -C "$work/repo.git" rev-parse 'main^{tree}')
-  c=$(git -C "$work/repo.git" -c user.name=b -c user.email=b@x commit-tree "$tree" -p main -m "new $i")
-  git -C "$work/repo.git" update-ref refs/heads/main "$c"
+  tree=$(git -C "$work/repo.git" rev-parse "$branch^{tree}")
+  c=$(git -C "$work/repo.git" -c user.name=b -c user.email=b@x commit-tree "$tree" -p "$branch" -m "new $i")
+  git -C "$work/repo.git" update-ref "refs/heads/$branch" "$c"
 done
 t_fetch=$(seconds git -C "$work/baseline.git" fetch -q origin '+refs/heads/*:refs/heads/*')
 t_refresh=$(seconds curl -sf -X POST "${auth[@]}" "$host/api/v1/orgs/bench/repos/r/refresh")
