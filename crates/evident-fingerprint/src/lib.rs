@@ -58,3 +58,29 @@ pub use progress::Progress;
 pub fn is_fingerprint(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
+
+/// The paths a `--paths` pattern names, as Kosli's server reporter expands them (Go's
+/// `filepath.Glob`: `*`, `?`, `[...]`; a pattern without wildcards names itself, whether or
+/// not it exists, so a missing path is reported rather than silently dropped).
+pub fn expand_paths(pattern: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let bytes = pattern.as_os_str().as_bytes();
+    if !gomatch::has_meta(bytes) {
+        return Ok(vec![pattern.to_path_buf()]);
+    }
+    let found = glob::go_glob(bytes).map_err(|e| match e {
+        glob::GlobError::Bad(_) => FingerprintError::BadPattern {
+            pattern: pattern.display().to_string(),
+            origin: "--paths".to_string(),
+        },
+        glob::GlobError::Io { op, path, source } => {
+            FingerprintError::io(op, gopath::bytes_path(&path), source)
+        }
+    })?;
+    let mut paths: Vec<std::path::PathBuf> = found
+        .into_iter()
+        .map(|p| std::ffi::OsString::from_vec(p).into())
+        .collect();
+    paths.sort();
+    Ok(paths)
+}

@@ -28,9 +28,16 @@ impl Source {
 }
 
 /// Fingerprints each path (file or directory) as one artifact named by its absolute path.
-async fn server_report(paths: &[PathBuf]) -> anyhow::Result<EnvironmentReport> {
+/// Patterns (`/opt/*/app`) stand for every path they match; one matching nothing is an error.
+async fn server_report(patterns: &[PathBuf]) -> anyhow::Result<EnvironmentReport> {
+    let mut paths = Vec::new();
+    for pattern in patterns {
+        let found = evident_fingerprint::expand_paths(pattern)?;
+        anyhow::ensure!(!found.is_empty(), "no path matches {}", pattern.display());
+        paths.extend(found);
+    }
     let mut artifacts = Vec::new();
-    for path in paths {
+    for path in &paths {
         let meta =
             std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         let kind = if meta.is_dir() { "dir" } else { "file" };
