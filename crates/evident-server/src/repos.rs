@@ -42,46 +42,41 @@ impl Default for GitConfig {
     }
 }
 
-/// A repository's commits, newest first, ready to serve: each commit's JSON rendered once,
-/// and the graph kept as compact index arrays rather than commit structs, so a large
-/// repository costs little more memory than its JSON.
+/// A repository's commits, newest first, ready to serve. The graph is kept as compact index
+/// arrays; the JSON of the newest [`HOT_COMMITS`] commits is rendered once and kept, so the
+/// pages people read are copies of ready bytes, while older pages are read from the store.
 pub struct RepoIndex {
     generation: i64,
     /// Position → sha, newest first.
     shas: Vec<Box<str>>,
     /// Position → positions of its parents (those in the index).
     parents: Vec<Vec<u32>>,
-    /// Position → the commit as JSON, refs included.
-    json: Vec<Box<str>>,
+    /// The JSON (refs included) of positions `0..hot.len()`.
+    hot: Vec<Box<str>>,
     /// Positions sorted by sha, for exact and prefix lookups by binary search.
     by_sha: Vec<u32>,
     refs: Vec<(String, String)>,
+    /// sha → names of the refs pointing at it.
+    ref_names: HashMap<String, Vec<String>>,
 }
 
+/// Commits whose JSON a tracked repository's index keeps in memory (≈ 100 pages of 100).
+pub const HOT_COMMITS: usize = 10_000;
+
+/// One commit of the graph: sha, parents, committer time.
+type Node = (String, Vec<String>, i64);
+
 impl RepoIndex {
-    fn build(generation: i64, commits: Vec<Commit>, refs: Vec<(String, String)>) -> Self {
-        let mut names: HashMap<&str, Vec<String>> = HashMap::new();
-        for (name, sha) in &refs {
-            names.entry(sha.as_str()).or_default().push(name.clone());
-        }
-        // Consume the commits one by one into the compact form (input order).
-        let n = commits.len();
+    /// Orders the graph newest first (as `git log --date-order`) and builds the lookups.
+    fn from_graph(generation: i64, nodes: Vec<Node>, refs: Vec<(String, String)>) -> Self {
+        let n = nodes.len();
         let mut shas = Vec::with_capacity(n);
         let mut times = Vec::with_capacity(n);
         let mut parent_shas = Vec::with_capacity(n);
-        let mut json = Vec::with_capacity(n);
-        for mut c in commits {
-            if let Some(r) = names.get(c.sha.as_str()) {
-                c.refs = r.clone();
-            }
-            json.push(
-                serde_json::to_string(&c)
-                    .expect("commits serialise")
-                    .into_boxed_str(),
-            );
-            times.push(c.committer.time);
-            shas.push(c.sha.into_boxed_str());
-            parent_shas.push(c.parents);
+        for (sha, parents, time) in nodes {
+            shas.push(sha.into_boxed_str());
+            times.push(Timestamp::from_second(time).unwrap_or(Timestamp::UNIX_EPOCH));
+            parent_shas.push(parents);
         }
         let position: HashMap<&str, usize> =
             shas.iter().enumerate().map(|(i, s)| (&**s, i)).collect();
@@ -94,45 +89,147 @@ impl RepoIndex {
             })
             .collect();
         drop(position);
-        drop(names);
+        drop(parent_shas);
         let order = date_order(&shas, &times, &parents_in);
-        // Renumber everything into newest-first positions.
         let mut new_pos = vec![0u32; n];
         for (pos, &i) in order.iter().enumerate() {
             new_pos[i] = pos as u32;
         }
-        let mut shas_slots: Vec<Option<Box<str>>> = shas.into_iter().map(Some).collect();
-        let mut json_slots: Vec<Option<Box<str>>> = json.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<Box<str>>> = shas.into_iter().map(Some).collect();
         let mut out_shas = Vec::with_capacity(n);
-        let mut out_json = Vec::with_capacity(n);
         let mut out_parents = Vec::with_capacity(n);
         for &i in &order {
-            out_shas.push(shas_slots[i].take().expect("each once"));
-            out_json.push(json_slots[i].take().expect("each once"));
+            out_shas.push(slots[i].take().expect("each once"));
             out_parents.push(parents_in[i].iter().map(|&p| new_pos[p]).collect());
         }
         let mut by_sha: Vec<u32> = (0..n as u32).collect();
         by_sha.sort_by(|&a, &b| out_shas[a as usize].cmp(&out_shas[b as usize]));
+        let mut ref_names: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, sha) in &refs {
+            ref_names.entry(sha.clone()).or_default().push(name.clone());
+        }
         Self {
             generation,
             shas: out_shas,
             parents: out_parents,
-            json: out_json,
+            hot: Vec::new(),
             by_sha,
             refs,
+            ref_names,
         }
     }
 
-    /// [`RepoIndex::build`] on a blocking thread: sorting and rendering a large history
-    /// must not stall the server's async workers.
-    async fn build_off_thread(
-        generation: i64,
-        commits: Vec<Commit>,
-        refs: Vec<(String, String)>,
-    ) -> ApiResult<Arc<Self>> {
-        tokio::task::spawn_blocking(move || Arc::new(Self::build(generation, commits, refs)))
+    /// Sets a commit's refs and renders it.
+    fn render(&self, mut c: Commit) -> Box<str> {
+        c.refs = self.ref_names.get(&c.sha).cloned().unwrap_or_default();
+        serde_json::to_string(&c)
+            .expect("commits serialise")
+            .into_boxed_str()
+    }
+
+    /// An index with every commit's JSON in memory (for ad-hoc listings, which have no store).
+    async fn all_hot(commits: Vec<Commit>, refs: Vec<(String, String)>) -> ApiResult<Arc<Self>> {
+        tokio::task::spawn_blocking(move || {
+            let nodes = commits
+                .iter()
+                .map(|c| {
+                    (
+                        c.sha.clone(),
+                        c.parents.clone(),
+                        c.committer.time.as_second(),
+                    )
+                })
+                .collect();
+            let mut ix = Self::from_graph(0, nodes, refs);
+            let mut by_sha: HashMap<String, Commit> =
+                commits.into_iter().map(|c| (c.sha.clone(), c)).collect();
+            ix.hot = ix
+                .shas
+                .iter()
+                .map(|sha| ix.render(by_sha.remove(&**sha).expect("every listed commit")))
+                .collect();
+            Arc::new(ix)
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+
+    /// A tracked repository's index: the graph from the store, then the JSON of the newest
+    /// commits.
+    async fn load(store: &dyn Store, repo: &RepoRecord) -> ApiResult<Arc<Self>> {
+        let nodes = store.repo_graph(repo.id).await?;
+        let refs = store.repo_refs(repo.id).await?;
+        let generation = repo.generation;
+        let mut ix = tokio::task::spawn_blocking(move || Self::from_graph(generation, nodes, refs))
             .await
-            .map_err(ApiError::internal)
+            .map_err(ApiError::internal)?;
+        let hot: Vec<usize> = (0..ix.len().min(HOT_COMMITS)).collect();
+        ix.hot = ix
+            .fetch(store, repo.id, &hot)
+            .await?
+            .into_iter()
+            .map(|c| ix.render(c))
+            .collect();
+        Ok(Arc::new(ix))
+    }
+
+    /// Commits at these positions, from the store, in the order given.
+    async fn fetch(
+        &self,
+        store: &dyn Store,
+        repo_id: i64,
+        positions: &[usize],
+    ) -> ApiResult<Vec<Commit>> {
+        let mut found: HashMap<String, Commit> = HashMap::new();
+        for chunk in positions.chunks(5_000) {
+            let shas: Vec<&str> = chunk.iter().map(|&i| &*self.shas[i]).collect();
+            for c in store.commits_by_shas(repo_id, &shas).await? {
+                found.insert(c.sha.clone(), c);
+            }
+        }
+        positions
+            .iter()
+            .map(|&i| {
+                found.remove(&*self.shas[i]).ok_or_else(|| {
+                    ApiError::internal(format!("commit {} missing from the store", self.shas[i]))
+                })
+            })
+            .collect()
+    }
+
+    /// The JSON of the commits at `positions`, from memory or (for old pages) the store.
+    pub async fn json_of(
+        &self,
+        store: &dyn Store,
+        repo_id: Option<i64>,
+        positions: &[usize],
+    ) -> ApiResult<Vec<Box<str>>> {
+        if positions.iter().all(|&i| i < self.hot.len()) {
+            return Ok(positions.iter().map(|&i| self.hot[i].clone()).collect());
+        }
+        let repo_id =
+            repo_id.ok_or_else(|| ApiError::internal("cold page of an ad-hoc listing"))?;
+        Ok(self
+            .fetch(store, repo_id, positions)
+            .await?
+            .into_iter()
+            .map(|c| self.render(c))
+            .collect())
+    }
+
+    /// The commits at `positions`, refs included.
+    pub async fn commits_at(
+        &self,
+        store: &dyn Store,
+        repo_id: Option<i64>,
+        positions: &[usize],
+    ) -> ApiResult<Vec<Commit>> {
+        Ok(self
+            .json_of(store, repo_id, positions)
+            .await?
+            .iter()
+            .map(|j| serde_json::from_str(j).expect("index JSON is ours"))
+            .collect())
     }
 
     pub fn len(&self) -> usize {
@@ -205,15 +302,6 @@ impl RepoIndex {
 
     pub fn sha(&self, i: usize) -> &str {
         &self.shas[i]
-    }
-
-    pub fn json(&self, i: usize) -> &str {
-        &self.json[i]
-    }
-
-    /// The commit at position `i` (parsed from its JSON: for the rarer paths).
-    pub fn commit(&self, i: usize) -> Commit {
-        serde_json::from_str(&self.json[i]).expect("index JSON is ours")
     }
 
     /// Commits reachable from `new` but not from `old`, newest first: what `new` brings.
@@ -530,9 +618,7 @@ impl Repos {
                 return Ok(ix.clone());
             }
         }
-        let commits = self.store.repo_commits(repo.id).await?;
-        let refs = self.store.repo_refs(repo.id).await?;
-        let ix = RepoIndex::build_off_thread(repo.generation, commits, refs).await?;
+        let ix = RepoIndex::load(self.store.as_ref(), repo).await?;
         self.indexes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -545,7 +631,7 @@ impl Repos {
         &self,
         org: &OrgRecord,
         sha: &str,
-    ) -> ApiResult<Option<(String, Arc<RepoIndex>)>> {
+    ) -> ApiResult<Option<(RepoRecord, Arc<RepoIndex>)>> {
         let Some((repo, _)) = self
             .store
             .commits_by_prefix(org.id, sha)
@@ -556,7 +642,8 @@ impl Repos {
             return Ok(None);
         };
         let record = self.record(org, &repo).await?;
-        Ok(Some((repo, self.index(&record).await?)))
+        let index = self.index(&record).await?;
+        Ok(Some((record, index)))
     }
 
     /// For each pipeline whose artifact differs between the two sides of a diff, the
@@ -592,10 +679,12 @@ impl Repos {
             match self.index_holding(org, to).await? {
                 None => change.note = Some(format!("commit {to} is in no tracked repository")),
                 Some((repo, index)) => {
-                    change.repo = Some(repo);
+                    change.repo = Some(repo.name.clone());
                     match index.between(from, to) {
                         Ok(ids) => {
-                            change.commits = ids.into_iter().map(|i| index.commit(i)).collect()
+                            change.commits = index
+                                .commits_at(self.store.as_ref(), Some(repo.id), &ids)
+                                .await?
                         }
                         Err(e) => change.note = Some(e.message),
                     }
@@ -641,7 +730,7 @@ impl Repos {
         }
         let mut found: Vec<_> = first.into_values().collect();
         found.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
-        Ok((repo, index.sha(target).to_string(), found))
+        Ok((repo.name, index.sha(target).to_string(), found))
     }
 
     /// The index of a repository nobody tracks, from a bounded cache of mirrors: reused for
@@ -695,7 +784,7 @@ impl Repos {
             .into_iter()
             .map(convert)
             .collect();
-        let ix = RepoIndex::build_off_thread(0, commits, refs).await?;
+        let ix = RepoIndex::all_hot(commits, refs).await?;
         let evicted = {
             let mut cache = self.adhoc.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();

@@ -208,6 +208,15 @@ pub trait Store: Send + Sync + 'static {
     /// Reachable commits of a repository (refs left empty), in no particular order.
     async fn repo_commits(&self, repo_id: i64) -> Result<Vec<evident_core::api::Commit>>;
     async fn repo_refs(&self, repo_id: i64) -> Result<Vec<(String, String)>>;
+    /// The commit graph of a repository: (sha, parents, committer time in Unix seconds) of
+    /// every reachable commit, without the bulky fields.
+    async fn repo_graph(&self, repo_id: i64) -> Result<Vec<(String, Vec<String>, i64)>>;
+    /// Reachable or not, the commits with these shas (in no particular order).
+    async fn commits_by_shas(
+        &self,
+        repo_id: i64,
+        shas: &[&str],
+    ) -> Result<Vec<evident_core::api::Commit>>;
     /// Commits whose sha starts with `prefix`, in any repository of the org.
     async fn commits_by_prefix(
         &self,

@@ -89,6 +89,8 @@ pub async fn commits(
     let index = app.repos.index(&record).await?;
     let base = format!("/api/v1/orgs/{}/repos/{name}/commits?", org.name);
     page_response(
+        &app,
+        Some(record.id),
         &index,
         &format!("{} / {name}", org.name),
         &name,
@@ -96,6 +98,7 @@ pub async fn commits(
         &q,
         &headers,
     )
+    .await
 }
 
 /// `GET /commits?url=`: commits of a repository nobody tracks. The mirror is kept in a
@@ -134,7 +137,7 @@ pub async fn adhoc(
     let index = app.repos.adhoc(url).await?;
     let shown = app.repos.check_url(url)?.redacted();
     let base = format!("/api/v1/commits?url={}&", encode(url));
-    page_response(&index, &shown, &shown, &base, &q, &headers)
+    page_response(&app, None, &index, &shown, &shown, &base, &q, &headers).await
 }
 
 impl CommitQuery {
@@ -151,7 +154,10 @@ impl CommitQuery {
 }
 
 /// Renders one page of an index as JSON or HTML. `base` is the URL prefix for `Link`s.
-fn page_response(
+#[allow(clippy::too_many_arguments)]
+async fn page_response(
+    app: &AppState,
+    repo_id: Option<i64>,
     index: &RepoIndex,
     title: &str,
     name: &str,
@@ -174,18 +180,20 @@ fn page_response(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        return Ok(html_page(title, index, &rows, page, per_page, total));
+        let commits = index.commits_at(app.store.as_ref(), repo_id, &rows).await?;
+        return Ok(html_page(title, &commits, page, per_page, total));
     }
+    let json = index.json_of(app.store.as_ref(), repo_id, &rows).await?;
     let mut body = String::with_capacity(rows.len() * 600 + 128);
     body.push_str(&format!(
         "{{\"repo\":{},\"page\":{page},\"per_page\":{per_page},\"total\":{total},\"commits\":[",
         serde_json::to_string(name).expect("string")
     ));
-    for (k, i) in rows.iter().enumerate() {
+    for (k, commit) in json.iter().enumerate() {
         if k > 0 {
             body.push(',');
         }
-        body.push_str(index.json(*i));
+        body.push_str(commit);
     }
     body.push_str("]}");
     let mut resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
@@ -240,14 +248,7 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn html_page(
-    title: &str,
-    index: &RepoIndex,
-    rows: &[usize],
-    page: u64,
-    per_page: u64,
-    total: u64,
-) -> Response {
+fn html_page(title: &str, commits: &[Commit], page: u64, per_page: u64, total: u64) -> Response {
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · commits</title>\
          <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
@@ -257,8 +258,7 @@ fn html_page(
          <table><tr><th>commit</th><th>subject</th><th>author</th><th>date</th></tr>",
         t = escape(title)
     );
-    for i in rows {
-        let c = index.commit(*i);
+    for c in commits {
         let subject = c.message.lines().next().unwrap_or("");
         let refs: String = c
             .refs
@@ -315,7 +315,11 @@ pub async fn between(
     let record = app.repos.record(&org, &name).await?;
     let index = app.repos.index(&record).await?;
     let ids = index.between(&q.from, &q.to)?;
-    Ok(Json(ids.into_iter().map(|i| index.commit(i)).collect()))
+    Ok(Json(
+        index
+            .commits_at(app.store.as_ref(), Some(record.id), &ids)
+            .await?,
+    ))
 }
 
 /// A commit or fingerprint prefix: matching commits, artifacts built from them, and where

@@ -363,6 +363,16 @@ impl Store for SqliteStore {
     async fn repo_commits(&self, repo_id: i64) -> Result<Vec<evident_core::api::Commit>> {
         repos::repo_commits(&self.reader, repo_id).await
     }
+    async fn repo_graph(&self, repo_id: i64) -> Result<Vec<(String, Vec<String>, i64)>> {
+        repos::repo_graph(&self.reader, repo_id).await
+    }
+    async fn commits_by_shas(
+        &self,
+        repo_id: i64,
+        shas: &[&str],
+    ) -> Result<Vec<evident_core::api::Commit>> {
+        repos::commits_by_shas(&self.reader, repo_id, shas).await
+    }
     async fn repo_refs(&self, repo_id: i64) -> Result<Vec<(String, String)>> {
         repos::repo_refs(&self.reader, repo_id).await
     }

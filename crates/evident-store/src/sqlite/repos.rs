@@ -277,6 +277,33 @@ pub async fn repo_commits(db: &SqlitePool, repo_id: i64) -> Result<Vec<Commit>> 
     Ok(out)
 }
 
+pub async fn repo_graph(db: &SqlitePool, repo_id: i64) -> Result<Vec<(String, Vec<String>, i64)>> {
+    use futures_util::TryStreamExt;
+    let mut rows = sqlx::query(
+        "SELECT sha, parents, committer_time FROM repo_commits WHERE repo_id = ? AND reachable = 1",
+    )
+    .bind(repo_id)
+    .fetch(db);
+    let mut out = Vec::new();
+    while let Some(r) = rows.try_next().await? {
+        let parents: Vec<String> = serde_json::from_str(r.get("parents")).unwrap_or_default();
+        out.push((r.get("sha"), parents, r.get("committer_time")));
+    }
+    Ok(out)
+}
+
+pub async fn commits_by_shas(db: &SqlitePool, repo_id: i64, shas: &[&str]) -> Result<Vec<Commit>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COMMIT_COLUMNS} FROM repo_commits
+         WHERE repo_id = ? AND sha IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(repo_id)
+    .bind(serde_json::to_string(shas).expect("strings serialise"))
+    .fetch_all(db)
+    .await?;
+    Ok(rows.iter().map(commit_from).collect())
+}
+
 pub async fn repo_refs(db: &SqlitePool, repo_id: i64) -> Result<Vec<(String, String)>> {
     Ok(
         sqlx::query_as("SELECT name, sha FROM repo_refs WHERE repo_id = ? ORDER BY name")

@@ -549,3 +549,55 @@ async fn ad_hoc_listing_shares_one_clone_and_keeps_it() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn pages_beyond_the_in_memory_window_come_from_the_store() {
+    // A linear history one page longer than the index keeps rendered in memory.
+    let src = tempfile::tempdir().unwrap();
+    git(src.path(), &["init", "-q", "--bare"]);
+    let n = evident_server::repos::HOT_COMMITS + 50;
+    let mut stream = String::new();
+    for i in 1..=n {
+        let msg = format!("commit {i}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{i}\ncommitter C <c@x> {} +0000\ndata {}\n{msg}",
+            1_600_000_000 + i as i64,
+            msg.len()
+        ));
+        if i > 1 {
+            stream.push_str(&format!("from :{}\n", i - 1));
+        }
+        stream.push('\n');
+    }
+    let mut child = Command::new("git")
+        .current_dir(src.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), stream.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    let c = app.admin();
+    c.add_repo("o", "big", &format!("file://{}", src.path().display()))
+        .await
+        .unwrap();
+    let per_page = 100;
+    let last_page = (n as u64).div_ceil(per_page);
+    let page = c
+        .commits("o", "big", last_page, per_page, None)
+        .await
+        .unwrap();
+    assert_eq!(page.total as usize, n);
+    assert_eq!(page.commits.len(), 50);
+    assert_eq!(page.commits[0].message, "commit 50\n");
+    assert_eq!(page.commits[49].message, "commit 1\n");
+    let first = c.commits("o", "big", 1, 1, None).await.unwrap();
+    assert_eq!(first.commits[0].message, format!("commit {n}\n"));
+    assert!(first.commits[0]
+        .refs
+        .contains(&"refs/heads/main".to_string()));
+}
