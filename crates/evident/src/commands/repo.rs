@@ -159,16 +159,24 @@ pub async fn run_commits(
                 }
                 return Ok(exit::OK);
             }
-            if progress {
-                eprint!("fetching {} ...", url.redacted());
-            }
+            // A spinner with the elapsed time while git clones or fetches, on a terminal only.
+            let spinner = progress.then(|| {
+                let bar = indicatif::ProgressBar::new_spinner()
+                    .with_message(format!("fetching {}", url.redacted()));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                        .expect("valid template"),
+                );
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                bar
+            });
             let opts = GitOptions::default();
             let mirror = Mirror::open_or_clone(&root, &url, &opts).await?;
             if !mirror.was_cloned() {
                 mirror.fetch().await?;
             }
-            if progress {
-                eprintln!(" done");
+            if let Some(bar) = spinner {
+                bar.finish_and_clear();
             }
             if json {
                 let commits = mirror.list_commits(&query).await?;
