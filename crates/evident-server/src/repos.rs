@@ -543,7 +543,9 @@ impl Repos {
             // a large history is never held in memory whole. Whatever the index had that is
             // not listed now is no longer reachable.
             let refs = mirror.refs().await?;
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Commit>();
+            // Bounded: when the store falls behind, listing waits rather than piling up
+            // the whole history in memory.
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Commit>(2 * STORE_BATCH);
             let store = self.store.clone();
             let repo_id = repo.id;
             let writer = tokio::spawn(async move {
@@ -562,9 +564,23 @@ impl Repos {
             });
             let listing = mirror
                 .for_each_commit(&evident_git::LogQuery::default(), |c| {
-                    // The writer only stops early on a store error, reported below.
-                    let _ = tx.send(convert(c));
-                    std::ops::ControlFlow::Continue(())
+                    use tokio::sync::mpsc::error::TrySendError;
+                    match tx.try_send(convert(c)) {
+                        Ok(()) => std::ops::ControlFlow::Continue(()),
+                        // Full: wait for the writer on this worker, telling the runtime it blocks.
+                        Err(TrySendError::Full(c)) => {
+                            let handle = tokio::runtime::Handle::current();
+                            let sent =
+                                tokio::task::block_in_place(|| handle.block_on(tx.send(c)).is_ok());
+                            if sent {
+                                std::ops::ControlFlow::Continue(())
+                            } else {
+                                std::ops::ControlFlow::Break(())
+                            }
+                        }
+                        // The writer stopped on a store error, reported below.
+                        Err(TrySendError::Closed(_)) => std::ops::ControlFlow::Break(()),
+                    }
                 })
                 .await;
             drop(tx);
