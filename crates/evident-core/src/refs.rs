@@ -4,7 +4,7 @@ use std::fmt;
 
 use jiff::{Span, Timestamp};
 
-use crate::fingerprint::{is_hex_prefix, Fingerprint};
+use crate::fingerprint::is_hex_prefix;
 
 /// Why a reference could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -88,16 +88,6 @@ impl ArtifactRef {
         Ok(Self::Bare {
             prefix: prefix.to_ascii_lowercase(),
         })
-    }
-
-    /// The full fingerprint, when the reference spells all of it.
-    pub fn full_fingerprint(&self) -> Option<Fingerprint> {
-        match self {
-            Self::Fingerprint { prefix, .. } | Self::Bare { prefix } => {
-                Fingerprint::parse(prefix).ok()
-            }
-            Self::Commit { .. } => None,
-        }
     }
 }
 
