@@ -1,9 +1,9 @@
 //! Who may read and write what: no token, bad token, reader, writer, admin, private orgs.
 
-use evident_core::api::{EnvironmentRequest, PipelineRequest, Role, Visibility};
+use evident_core::api::{PipelineRequest, Role, Visibility};
 use reqwest::StatusCode;
 
-use crate::helpers::{http, spawn_app};
+use crate::helpers::{env_request, http, spawn_app};
 
 #[tokio::test]
 async fn auth_matrix() {
@@ -46,10 +46,7 @@ async fn auth_matrix() {
         assert_eq!(c.pipelines("open").await.unwrap().len(), 1);
         let err = c.put_pipeline("open", "p2", &pipeline).await.unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
-        let env = EnvironmentRequest {
-            kind: "server".into(),
-            description: String::new(),
-        };
+        let env = env_request("server");
         assert_eq!(
             c.put_environment("open", "e", &env)
                 .await

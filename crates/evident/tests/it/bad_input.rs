@@ -1,10 +1,10 @@
 //! Bad input gets a clear 4xx JSON error, never a 500, and writes nothing.
 
-use evident_core::api::{EnvironmentRequest, PipelineRequest, Visibility};
+use evident_core::api::{PipelineRequest, Visibility};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{fp, http, spawn_app, TestApp};
+use crate::helpers::{env_request, fp, http, spawn_app, TestApp};
 
 async fn send(
     app: &TestApp,
@@ -36,14 +36,7 @@ async fn every_client_mistake_is_a_4xx_with_a_json_error() {
         .await
         .unwrap();
     admin
-        .put_environment(
-            "o",
-            "prod",
-            &EnvironmentRequest {
-                kind: "k8s".into(),
-                description: String::new(),
-            },
-        )
+        .put_environment("o", "prod", &env_request("k8s"))
         .await
         .unwrap();
     let good_report = json!({"artifacts": [{"digests": {"app": fp(1)}}]}).to_string();

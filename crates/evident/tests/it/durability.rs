@@ -4,10 +4,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use evident_client::Client;
-use evident_core::api::{EnvironmentRequest, Visibility};
-use evident_core::snapshot::{EnvironmentReport, ReportedInstance};
+use evident_core::api::Visibility;
 
-use crate::helpers::{fp, ADMIN_TOKEN};
+use crate::helpers::{env_request, fp, one_instance, ADMIN_TOKEN};
 
 fn start(db: &str, port: u16) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("evident"))
@@ -49,25 +48,12 @@ async fn acknowledged_reports_survive_kill_9() {
     wait_ready(&host).await;
     let c = Client::new(&host, Some(ADMIN_TOKEN.into())).unwrap();
     c.create_org("o", Visibility::Public).await.unwrap();
-    c.put_environment(
-        "o",
-        "prod",
-        &EnvironmentRequest {
-            kind: "server".into(),
-            description: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    c.put_environment("o", "prod", &env_request("server"))
+        .await
+        .unwrap();
     let mut acknowledged = 0;
     for n in 1..=50u32 {
-        let r = EnvironmentReport {
-            artifacts: vec![ReportedInstance {
-                digests: [("app".into(), fp(n))].into(),
-                ..Default::default()
-            }],
-            kind: None,
-        };
+        let r = one_instance("app", &fp(n));
         acknowledged = c
             .report_environment("o", "prod", &r)
             .await

@@ -131,3 +131,22 @@ pub fn http() -> reqwest::Client {
 pub fn fp(n: u32) -> String {
     format!("{n:064x}")
 }
+
+/// An environment of the given kind, without a description.
+pub fn env_request(kind: &str) -> evident_core::api::EnvironmentRequest {
+    evident_core::api::EnvironmentRequest {
+        kind: kind.into(),
+        description: String::new(),
+    }
+}
+
+/// A report of one instance running `name` with `fingerprint`.
+pub fn one_instance(name: &str, fingerprint: &str) -> evident_core::snapshot::EnvironmentReport {
+    evident_core::snapshot::EnvironmentReport {
+        artifacts: vec![evident_core::snapshot::ReportedInstance {
+            digests: [(name.to_string(), fingerprint.to_string())].into(),
+            ..Default::default()
+        }],
+        kind: None,
+    }
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 use evident_core::api::{ArtifactReport, PipelineRequest, Visibility};
 use reqwest::StatusCode;
 
-use crate::helpers::{http, spawn_app_with, TestApp};
+use crate::helpers::{env_request, http, one_instance, spawn_app_with, TestApp};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -322,24 +322,12 @@ async fn search_links_a_commit_to_its_artifacts_and_where_they_run() {
     )
     .await
     .unwrap();
-    c.put_environment(
-        "o",
-        "prod",
-        &evident_core::api::EnvironmentRequest {
-            kind: "k8s".into(),
-            description: String::new(),
-        },
-    )
-    .await
-    .unwrap();
-    let report = evident_core::snapshot::EnvironmentReport {
-        artifacts: vec![evident_core::snapshot::ReportedInstance {
-            digests: [("svc:1".into(), fp.to_string())].into(),
-            ..Default::default()
-        }],
-        kind: None,
-    };
-    c.report_environment("o", "prod", &report).await.unwrap();
+    c.put_environment("o", "prod", &env_request("k8s"))
+        .await
+        .unwrap();
+    c.report_environment("o", "prod", &one_instance("svc:1", fp.as_str()))
+        .await
+        .unwrap();
 
     let found = c.search("o", &head[..7]).await.unwrap();
     assert_eq!(found.commits.len(), 1);
@@ -434,16 +422,9 @@ async fn incident_tracing_lists_the_commits_a_deployment_brought() {
     c.put_pipeline("o", "svc", &PipelineRequest::default())
         .await
         .unwrap();
-    c.put_environment(
-        "o",
-        "prod",
-        &evident_core::api::EnvironmentRequest {
-            kind: "k8s".into(),
-            description: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    c.put_environment("o", "prod", &env_request("k8s"))
+        .await
+        .unwrap();
     for (n, at) in [(1u32, 2usize), (2, 6), (3, 9)] {
         let fp = evident_core::Fingerprint::parse(&format!("{n:064x}")).unwrap();
         c.report_artifact(
@@ -460,14 +441,9 @@ async fn incident_tracing_lists_the_commits_a_deployment_brought() {
         .await
         .unwrap();
         if n < 3 {
-            let report = evident_core::snapshot::EnvironmentReport {
-                artifacts: vec![evident_core::snapshot::ReportedInstance {
-                    digests: [(format!("svc:{n}"), fp.to_string())].into(),
-                    ..Default::default()
-                }],
-                kind: None,
-            };
-            c.report_environment("o", "prod", &report).await.unwrap();
+            c.report_environment("o", "prod", &one_instance(&format!("svc:{n}"), fp.as_str()))
+                .await
+                .unwrap();
         }
     }
     let d = c.diff_with_commits("o", "prod#1", "prod#2").await.unwrap();

@@ -4,7 +4,7 @@ use evident_core::api::*;
 use evident_core::snapshot::{EnvironmentReport, ReportedInstance};
 use evident_core::Fingerprint;
 
-use crate::helpers::{fp, spawn_app, TestApp};
+use crate::helpers::{env_request, fp, spawn_app, TestApp};
 
 fn instance(name: &str, fingerprint: &str, started: i64) -> ReportedInstance {
     ReportedInstance {
@@ -36,14 +36,7 @@ async fn setup(app: &TestApp) {
         .await
         .unwrap();
     admin
-        .put_environment(
-            "o",
-            "prod",
-            &EnvironmentRequest {
-                kind: "k8s".into(),
-                description: String::new(),
-            },
-        )
+        .put_environment("o", "prod", &env_request("k8s"))
         .await
         .unwrap();
 }
