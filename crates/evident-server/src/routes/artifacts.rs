@@ -8,7 +8,7 @@ use evident_core::api::*;
 use evident_core::ArtifactRef;
 use jiff::Timestamp;
 
-use super::Paging;
+use super::check_paging;
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
@@ -108,37 +108,25 @@ pub async fn report_deployment(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactQuery {
+    pipeline: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
 pub async fn list_artifacts(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     Path(org): Path<String>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
+    Query(q): Query<ArtifactQuery>,
 ) -> ApiResult<Json<Page<ArtifactSummary>>> {
     let org = caller.org(&app, &org, Access::Read).await?;
-    let number = |k: &str, default: u64| -> ApiResult<u64> {
-        q.get(k)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| ApiError::bad_request(format!("{k} must be a number")))
-            })
-            .unwrap_or(Ok(default))
-    };
-    if let Some(k) = q
-        .keys()
-        .find(|k| !["pipeline", "page", "per_page"].contains(&k.as_str()))
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown query parameter {k:?}"
-        )));
-    }
-    let (page, per_page) = Paging {
-        page: number("page", 1)?,
-        per_page: number("per_page", 15)?,
-    }
-    .checked()?;
+    let (page, per_page) = check_paging(q.page, q.per_page, 15)?;
     Ok(Json(
         app.ledger
-            .list_artifacts(&org, q.get("pipeline").map(String::as_str), page, per_page)
+            .list_artifacts(&org, q.pipeline.as_deref(), page, per_page)
             .await?,
     ))
 }

@@ -8,7 +8,7 @@ use evident_core::snapshot::EnvironmentReport;
 use evident_core::Snappish;
 use jiff::Timestamp;
 
-use super::Paging;
+use super::{check_paging, Paging};
 use crate::auth::{Access, Caller};
 use crate::error::ApiResult;
 use crate::extract::{Json, Path, Query};
@@ -106,6 +106,6 @@ pub async fn log(
     Query(paging): Query<Paging>,
 ) -> ApiResult<Json<Page<SnapshotSpan>>> {
     let org = caller.org(&app, &org, Access::Read).await?;
-    let (page, per_page) = paging.checked()?;
+    let (page, per_page) = check_paging(paging.page, paging.per_page, 15)?;
     Ok(Json(app.ledger.log(&org, &env, page, per_page).await?))
 }

@@ -68,30 +68,25 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
-/// Page numbers start at 1; page sizes are bounded.
+/// `?page=&per_page=` where nothing else is accepted.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
-    #[serde(default = "one")]
-    pub page: u64,
-    #[serde(default = "fifteen")]
-    pub per_page: u64,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
 }
 
-fn one() -> u64 {
-    1
-}
-fn fifteen() -> u64 {
-    15
-}
-
-impl Paging {
-    pub fn checked(&self) -> Result<(u64, u64), ApiError> {
-        if self.page == 0 || self.per_page == 0 || self.per_page > 1000 || self.page > 1 << 40 {
-            return Err(ApiError::bad_request(
-                "page starts at 1 and per_page must be between 1 and 1000",
-            ));
-        }
-        Ok((self.page, self.per_page))
+/// Page numbers start at 1; page sizes are bounded. Every paged endpoint checks here.
+pub fn check_paging(
+    page: Option<u64>,
+    per_page: Option<u64>,
+    default_per_page: u64,
+) -> Result<(u64, u64), ApiError> {
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(default_per_page));
+    if page == 0 || page > 1 << 40 || !(1..=1000).contains(&per_page) {
+        return Err(ApiError::bad_request(
+            "page starts at 1 and per_page must be between 1 and 1000",
+        ));
     }
+    Ok((page, per_page))
 }

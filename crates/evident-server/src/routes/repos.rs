@@ -101,55 +101,39 @@ pub async fn commits(
     .await
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdHocQuery {
+    url: String,
+    page: Option<u64>,
+    per_page: Option<u64>,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
 /// `GET /commits?url=`: commits of a repository nobody tracks. The mirror is kept in a
 /// bounded cache for the next request; concurrent requests for one URL share one clone.
 pub async fn adhoc(
     State(app): State<Arc<AppState>>,
     _caller: Caller,
     headers: HeaderMap,
-    Query(raw): Query<std::collections::HashMap<String, String>>,
+    Query(raw): Query<AdHocQuery>,
 ) -> ApiResult<Response> {
-    if let Some(k) = raw
-        .keys()
-        .find(|k| !["url", "page", "per_page", "ref"].contains(&k.as_str()))
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown query parameter {k:?}"
-        )));
-    }
-    let number = |k: &str| -> ApiResult<Option<u64>> {
-        raw.get(k)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| ApiError::bad_request(format!("{k} must be a number")))
-            })
-            .transpose()
-    };
-    let url = raw
-        .get("url")
-        .ok_or_else(|| ApiError::bad_request("give the repository as ?url="))?;
     let q = CommitQuery {
-        page: number("page")?,
-        per_page: number("per_page")?,
-        reference: raw.get("ref").cloned(),
+        page: raw.page,
+        per_page: raw.per_page,
+        reference: raw.reference,
     };
     q.paging()?;
-    let index = app.repos.adhoc(url).await?;
-    let shown = app.repos.check_url(url)?.redacted();
-    let base = format!("/api/v1/commits?url={}&", encode(url));
+    let index = app.repos.adhoc(&raw.url).await?;
+    let shown = app.repos.check_url(&raw.url)?.redacted();
+    let base = format!("/api/v1/commits?url={}&", encode(&raw.url));
     page_response(&app, None, &index, &shown, &shown, &base, &q, &headers).await
 }
 
 impl CommitQuery {
     fn paging(&self) -> ApiResult<(u64, u64)> {
-        let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(30);
-        if page == 0 || page > 1 << 40 || !(1..=1000).contains(&per_page) {
-            return Err(ApiError::bad_request(
-                "page starts at 1 and per_page must be between 1 and 1000",
-            ));
-        }
-        Ok((page, per_page))
+        super::check_paging(self.page, self.per_page, 30)
     }
 }
 
