@@ -62,13 +62,7 @@ impl Ledger {
         }
         req.template.dedup();
         let p = self.store.put_pipeline(org, name, &req, now).await?;
-        Ok(Pipeline {
-            name: p.name,
-            description: p.description,
-            visibility: p.visibility,
-            template: p.template,
-            created_at: p.created_at,
-        })
+        Ok(pipeline_view(p))
     }
 
     pub async fn pipelines(&self, org: &OrgRecord) -> ApiResult<Vec<Pipeline>> {
@@ -77,13 +71,7 @@ impl Ledger {
             .pipelines(org.id)
             .await?
             .into_iter()
-            .map(|p| Pipeline {
-                name: p.name,
-                description: p.description,
-                visibility: p.visibility,
-                template: p.template,
-                created_at: p.created_at,
-            })
+            .map(pipeline_view)
             .collect())
     }
 
@@ -496,6 +484,16 @@ impl Ledger {
             total,
             items,
         })
+    }
+}
+
+fn pipeline_view(p: evident_store::PipelineRecord) -> Pipeline {
+    Pipeline {
+        name: p.name,
+        description: p.description,
+        visibility: p.visibility,
+        template: p.template,
+        created_at: p.created_at,
     }
 }
 
