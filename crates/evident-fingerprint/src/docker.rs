@@ -3,38 +3,36 @@
 //! (`GET /images/{name}/json`), as Kosli's `DockerImageSha256` does through the Docker
 //! client library.
 
-use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::{FingerprintError, Result};
+use crate::unix_http::{self, UnixHttpError};
 
 /// Where the Docker daemon listens unless `DOCKER_HOST` says otherwise.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
-
-/// Largest response accepted from the daemon (an inspect answer is a few KiB).
-const MAX_RESPONSE: usize = 32 << 20;
-
-/// How long to wait for the daemon.
-const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The daemon socket named by `DOCKER_HOST` (`unix:///path`), or
 /// [`DEFAULT_DOCKER_SOCKET`] when it is unset or empty. Other schemes (`tcp://`,
 /// `ssh://`, `npipe://`) are refused with an error saying so.
 pub fn docker_socket_from_env() -> Result<PathBuf> {
-    match std::env::var("DOCKER_HOST") {
-        Ok(host) if !host.is_empty() => match host.strip_prefix("unix://") {
+    docker_socket_from_host(std::env::var("DOCKER_HOST").ok().as_deref())
+}
+
+/// [`docker_socket_from_env`] for a given `DOCKER_HOST` value (`None` when unset).
+pub fn docker_socket_from_host(docker_host: Option<&str>) -> Result<PathBuf> {
+    match docker_host.map(str::trim) {
+        None | Some("") => Ok(PathBuf::from(DEFAULT_DOCKER_SOCKET)),
+        Some(host) => match host.strip_prefix("unix://") {
             Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
             _ => Err(FingerprintError::InvalidTarget {
-                target: host,
+                target: host.to_string(),
                 reason: "DOCKER_HOST must be a unix socket (unix:///path/to/docker.sock); \
                          other transports are not supported"
                     .into(),
             }),
         },
-        _ => Ok(PathBuf::from(DEFAULT_DOCKER_SOCKET)),
     }
 }
 
@@ -57,15 +55,27 @@ struct ApiError {
 /// `image` is a full image ID, the first. An image that was built locally and never
 /// pushed or pulled has no repo digest, which is an error, as is a daemon that is
 /// absent ("no Docker daemon at /var/run/docker.sock: …") or does not have the image.
-#[cfg(unix)]
 pub fn docker_image_digest(image: &str, socket: impl AsRef<Path>) -> Result<String> {
     let socket = socket.as_ref();
     validate_image(image)?;
-    let (status, body) = get(socket, &format!("/images/{}/json", encode_path(image)))?;
     let api = |message: String| FingerprintError::DockerApi {
         socket: socket.to_path_buf(),
         message,
     };
+    let path = format!("/images/{}/json", encode_path(image));
+    let unix_http::Response { status, body } =
+        unix_http::get(socket, &path).map_err(|e| match e {
+            UnixHttpError::Connect { source, .. } => FingerprintError::DockerUnavailable {
+                socket: socket.to_path_buf(),
+                source,
+            },
+            UnixHttpError::Io { source, .. } => api(format!("connection failed: {source}")),
+            UnixHttpError::Protocol { message, .. } => api(format!("bad HTTP response: {message}")),
+            UnixHttpError::BadPath { reason, .. } => FingerprintError::InvalidTarget {
+                target: image.to_string(),
+                reason: format!("cannot be put in a request path: {reason}"),
+            },
+        })?;
     match status {
         200 => {}
         404 => {
@@ -101,19 +111,6 @@ pub fn docker_image_digest(image: &str, socket: impl AsRef<Path>) -> Result<Stri
                 "repo digest '{chosen}' is not NAME@sha256:<64 hex>"
             ))
         })
-}
-
-/// Docker needs a unix socket; other platforms get a clear error.
-#[cfg(not(unix))]
-pub fn docker_image_digest(image: &str, socket: impl AsRef<Path>) -> Result<String> {
-    validate_image(image)?;
-    Err(FingerprintError::DockerUnavailable {
-        socket: socket.as_ref().to_path_buf(),
-        source: io::Error::new(
-            io::ErrorKind::Unsupported,
-            "unix sockets are not supported here",
-        ),
-    })
 }
 
 fn validate_image(image: &str) -> Result<()> {
@@ -176,145 +173,6 @@ fn encode_path(s: &str) -> String {
     out
 }
 
-/// One `GET` over the unix socket; returns the status code and the (de-chunked) body.
-#[cfg(unix)]
-fn get(socket: &Path, path: &str) -> Result<(u16, Vec<u8>)> {
-    use std::os::unix::net::UnixStream;
-
-    let unavailable = |source| FingerprintError::DockerUnavailable {
-        socket: socket.to_path_buf(),
-        source,
-    };
-    let api = |message: String| FingerprintError::DockerApi {
-        socket: socket.to_path_buf(),
-        message,
-    };
-    let mut stream = UnixStream::connect(socket).map_err(unavailable)?;
-    stream
-        .set_read_timeout(Some(TIMEOUT))
-        .and_then(|_| stream.set_write_timeout(Some(TIMEOUT)))
-        .map_err(|e| api(format!("cannot configure the connection: {e}")))?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: evident\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| api(format!("cannot send the request: {e}")))?;
-    read_response(&mut stream).map_err(|e| api(format!("bad HTTP response: {e}")))
-}
-
-/// Reads an HTTP/1.x response: status line, headers, then a body delimited by
-/// `Content-Length`, chunked encoding, or the end of the connection.
-fn read_response(r: &mut dyn Read) -> io::Result<(u16, Vec<u8>)> {
-    let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 64 * 1024 {
-            return Err(invalid("headers too large"));
-        }
-        let n = read_some(r, &mut chunk)?;
-        if n == 0 {
-            return Err(invalid("connection closed before the headers ended"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head =
-        std::str::from_utf8(&buf[..head_end]).map_err(|_| invalid("headers are not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.split_whitespace();
-    let status = match (parts.next(), parts.next()) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => code
-            .parse::<u16>()
-            .map_err(|_| invalid("malformed status line"))?,
-        _ => return Err(invalid("malformed status line")),
-    };
-    let mut content_length: Option<usize> = None;
-    let mut chunked = false;
-    for line in lines {
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim(), v.trim());
-            if k.eq_ignore_ascii_case("content-length") {
-                content_length = Some(v.parse().map_err(|_| invalid("bad Content-Length"))?);
-            } else if k.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = v.to_ascii_lowercase().contains("chunked");
-            }
-        }
-    }
-    let mut body = buf.split_off(head_end);
-    let limit = content_length.filter(|_| !chunked);
-    if limit.is_some_and(|n| n > MAX_RESPONSE) {
-        return Err(invalid("response too large"));
-    }
-    loop {
-        if limit.is_some_and(|n| body.len() >= n) {
-            break;
-        }
-        let n = read_some(r, &mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-        if body.len() > MAX_RESPONSE {
-            return Err(invalid("response too large"));
-        }
-    }
-    if let Some(n) = limit {
-        if body.len() < n {
-            return Err(invalid("connection closed before the body ended"));
-        }
-        body.truncate(n);
-    }
-    if chunked {
-        body = dechunk(&body).ok_or_else(|| invalid("malformed chunked body"))?;
-    }
-    Ok((status, body))
-}
-
-fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match r.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no answer within {} s", TIMEOUT.as_secs()),
-                ))
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Decodes a `Transfer-Encoding: chunked` body.
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size_text = size_text.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        if data.len() < size + 2 || &data[size..size + 2] != b"\r\n" {
-            return None;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,26 +215,20 @@ mod tests {
     }
 
     #[test]
-    fn chunked_bodies() {
+    fn docker_host_names_a_unix_socket() {
+        let sock = |h| docker_socket_from_host(h).map_err(|e| e.to_string());
+        assert_eq!(sock(None).unwrap(), PathBuf::from(DEFAULT_DOCKER_SOCKET));
         assert_eq!(
-            dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
-            b"abcde"
+            sock(Some(" ")).unwrap(),
+            PathBuf::from(DEFAULT_DOCKER_SOCKET)
         );
-        assert!(dechunk(b"5\r\nab\r\n").is_none());
-    }
-
-    #[test]
-    fn response_parsing() {
-        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing";
-        let (status, body) = read_response(&mut &raw[..]).unwrap();
-        assert_eq!((status, body.as_slice()), (200, &b"{}"[..]));
-        let raw = b"HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"x\"}";
-        let (status, body) = read_response(&mut &raw[..]).unwrap();
         assert_eq!(
-            (status, body.as_slice()),
-            (404, &b"{\"message\":\"x\"}"[..])
+            sock(Some("unix:///run/user/1000/docker.sock")).unwrap(),
+            PathBuf::from("/run/user/1000/docker.sock")
         );
-        assert!(read_response(&mut &b"garbage"[..]).is_err());
+        let err = sock(Some("tcp://10.0.0.1:2375")).unwrap_err();
+        assert!(err.contains("other transports are not supported"), "{err}");
+        assert!(sock(Some("unix://")).is_err());
     }
 
     #[test]

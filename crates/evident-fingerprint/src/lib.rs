@@ -10,7 +10,8 @@
 //! * **oci** — [`oci_digest`]: the manifest digest recorded in an OCI image layout
 //!   directory or tarball, offline.
 //! * **docker** — [`docker_image_digest`]: the repo digest of an image in the local
-//!   Docker daemon, over its unix socket.
+//!   Docker daemon, over its unix socket (through [`unix_http`], which the Docker
+//!   environment reporter uses too).
 //!
 //! # Exclusions (`dir`)
 //!
@@ -43,10 +44,13 @@ mod gopath;
 mod ignore;
 mod oci;
 mod progress;
+pub mod unix_http;
 
 pub use artifact::{digest, ArtifactType, DigestOptions};
 pub use dir::{dir_digest, DirOptions};
-pub use docker::{docker_image_digest, docker_socket_from_env, DEFAULT_DOCKER_SOCKET};
+pub use docker::{
+    docker_image_digest, docker_socket_from_env, docker_socket_from_host, DEFAULT_DOCKER_SOCKET,
+};
 pub use error::{FingerprintError, Result};
 pub use file::{file_digest, file_digest_with_progress, sha256_hex};
 pub use ignore::IGNORE_FILE_NAME;

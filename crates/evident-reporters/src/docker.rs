@@ -14,10 +14,12 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{snippet, ReporterError};
-use crate::{image, unix_http};
+use evident_fingerprint::unix_http::{self, UnixHttpError};
+
+use crate::image;
 
 /// The socket the Docker daemon listens on by default.
-pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+pub const DEFAULT_SOCKET: &str = evident_fingerprint::DEFAULT_DOCKER_SOCKET;
 
 /// The socket named by `DOCKER_HOST` (`unix:///path`), or [`DEFAULT_SOCKET`].
 ///
@@ -27,15 +29,9 @@ pub fn socket_from_env() -> Result<PathBuf, ReporterError> {
 }
 
 fn socket_from(docker_host: Option<&str>) -> Result<PathBuf, ReporterError> {
-    match docker_host.map(str::trim) {
-        None | Some("") => Ok(PathBuf::from(DEFAULT_SOCKET)),
-        Some(h) => match h.strip_prefix("unix://") {
-            Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-            _ => Err(ReporterError::Config(format!(
-                "DOCKER_HOST={h} is not supported: only a local unix:///path socket is"
-            ))),
-        },
-    }
+    // The same rule as the `docker` artifact type, so both read DOCKER_HOST alike.
+    evident_fingerprint::docker_socket_from_host(docker_host)
+        .map_err(|e| ReporterError::Config(e.to_string()))
 }
 
 /// A container as listed by `GET /containers/json`.
@@ -146,8 +142,35 @@ fn choose_digest(image_name: &str, inspect: &ImageInspect) -> Option<(String, St
         .map(|(d, rd)| (d.clone(), (*rd).clone()))
 }
 
+/// `GET path` from the daemon, on tokio's blocking pool (the shared client is blocking).
+async fn get(socket: &Path, path: &str) -> Result<unix_http::Response, ReporterError> {
+    let (owned_socket, owned_path) = (socket.to_path_buf(), path.to_string());
+    let joined =
+        tokio::task::spawn_blocking(move || unix_http::get(&owned_socket, &owned_path)).await;
+    let unreachable = |source| ReporterError::DockerUnreachable {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let protocol = |message| ReporterError::DockerProtocol {
+        path: socket.to_path_buf(),
+        message,
+    };
+    match joined {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(UnixHttpError::Connect { source, .. } | UnixHttpError::Io { source, .. })) => {
+            Err(unreachable(source))
+        }
+        Ok(Err(UnixHttpError::Protocol { message, .. })) => Err(protocol(message)),
+        // A bad path: the daemon's own listing named an image that cannot be asked back.
+        Ok(Err(e)) => Err(protocol(e.to_string())),
+        Err(e) => Err(unreachable(std::io::Error::other(format!(
+            "the request thread failed: {e}"
+        )))),
+    }
+}
+
 async fn get_json<T: DeserializeOwned>(socket: &Path, path: &str) -> Result<T, ReporterError> {
-    let response = unix_http::get(socket, path).await?;
+    let response = get(socket, path).await?;
     if response.status != 200 {
         #[derive(Deserialize)]
         struct DockerError {
@@ -181,7 +204,9 @@ mod tests {
             socket_from(Some("unix:///run/user/1000/docker.sock")).unwrap(),
             PathBuf::from("/run/user/1000/docker.sock")
         );
-        assert!(socket_from(Some("tcp://10.0.0.1:2375")).is_err());
+        let err = socket_from(Some("tcp://10.0.0.1:2375")).unwrap_err();
+        assert!(matches!(err, ReporterError::Config(_)), "{err:?}");
+        assert!(err.to_string().contains("unix:///path"), "{err}");
     }
 
     #[test]

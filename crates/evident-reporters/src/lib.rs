@@ -24,7 +24,6 @@ mod image;
 pub mod k8s;
 pub mod lambda;
 mod run_loop;
-mod unix_http;
 
 use std::path::PathBuf;
 
