@@ -12,8 +12,9 @@
 //!
 //! No cloud SDK is used: the Kubernetes and AWS APIs are called with `reqwest`, AWS requests
 //! are signed by the crate's own SigV4 ([`aws::sigv4`]), and AWS credentials come from a
-//! reduced provider chain ([`aws::credentials`]: environment, shared files with
-//! `credential_process`, ECS/EKS container endpoint; no IMDS, SSO or web identity).
+//! provider chain in the AWS CLI's order ([`aws::credentials`]: environment, role profiles via
+//! STS `AssumeRole`, web identity, shared files with `credential_process`, ECS/EKS container
+//! endpoint, EC2 instance metadata; no SSO).
 
 pub mod aws;
 pub mod docker;

@@ -1,8 +1,10 @@
-//! A small signed-request client for AWS JSON APIs: region, endpoint, credentials, SigV4,
-//! retries on throttling, and AWS error decoding. Enough for ECS and Lambda, without the SDK.
+//! A small signed-request client for AWS APIs: region, endpoint, credentials, SigV4,
+//! retries on throttling, and AWS error decoding (JSON, or the XML of query APIs such as STS).
+//! Enough for ECS, Lambda and STS, without the SDK.
 
 pub mod credentials;
 pub mod sigv4;
+mod xml;
 
 use std::time::Duration;
 
@@ -31,7 +33,8 @@ pub(crate) struct AwsSettings {
 /// A client for one AWS service in one region.
 pub(crate) struct AwsClient {
     http: reqwest::Client,
-    credentials: Credentials,
+    /// `None` for the few unsigned calls (STS `AssumeRoleWithWebIdentity`).
+    credentials: Option<Credentials>,
     region: String,
     /// The SigV4 service name and endpoint prefix (`ecs`, `lambda`).
     signing_name: &'static str,
@@ -62,50 +65,23 @@ impl AwsClient {
         settings: &AwsSettings,
         env: &dyn Env,
     ) -> Result<Self, ReporterError> {
-        let region = match settings.region.clone().filter(|r| !r.is_empty()) {
-            Some(r) => r,
-            None => credentials::region_with(env).ok_or_else(|| {
-                ReporterError::Config(format!(
-                    "no AWS region for {label}: pass a region or set AWS_REGION"
-                ))
-            })?,
-        };
-        if !region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(ReporterError::Config(format!(
-                "{region:?} is not an AWS region"
-            )));
-        }
-        let endpoint = settings
-            .endpoint
-            .clone()
-            .or_else(|| {
-                env.var(&format!(
-                    "AWS_ENDPOINT_URL_{}",
-                    signing_name.to_ascii_uppercase()
-                ))
-            })
-            .or_else(|| env.var("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| {
-                let suffix = if region.starts_with("cn-") {
-                    "amazonaws.com.cn"
-                } else {
-                    "amazonaws.com"
-                };
-                format!("https://{signing_name}.{region}.{suffix}")
-            });
-        let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or_else(|| {
-                ReporterError::Config(format!("{endpoint:?} is not a valid {label} endpoint URL"))
-            })?;
         let credentials = match &settings.credentials {
             Some(c) => c.clone(),
             None => credentials::resolve_with(env).await?,
         };
+        Self::build(label, signing_name, settings, env, Some(credentials))
+    }
+
+    /// A client that signs with `credentials` (or not at all), without looking credentials
+    /// up: the credential chain itself calls STS through this.
+    pub(crate) fn build(
+        label: &'static str,
+        signing_name: &'static str,
+        settings: &AwsSettings,
+        env: &dyn Env,
+        credentials: Option<Credentials>,
+    ) -> Result<Self, ReporterError> {
+        let (region, endpoint) = locate(label, signing_name, settings, env)?;
         Ok(Self {
             http: crate::http::build(crate::http::builder())?,
             credentials,
@@ -184,26 +160,27 @@ impl AwsClient {
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let signature = sigv4::sign(
-            &sigv4::SignableRequest {
-                method: method.as_str(),
-                path: url.path(),
-                query: &query,
-                headers: &to_sign,
-                body,
-            },
-            &self.credentials,
-            &self.region,
-            self.signing_name,
-            jiff::Timestamp::now(),
-        );
-        let mut request = self
-            .http
-            .request(method.clone(), url.clone())
-            .header("X-Amz-Date", &signature.amz_date)
-            .header("Authorization", &signature.authorization);
-        if let Some(t) = &signature.security_token {
-            request = request.header("X-Amz-Security-Token", t);
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(credentials) = &self.credentials {
+            let signature = sigv4::sign(
+                &sigv4::SignableRequest {
+                    method: method.as_str(),
+                    path: url.path(),
+                    query: &query,
+                    headers: &to_sign,
+                    body,
+                },
+                credentials,
+                &self.region,
+                self.signing_name,
+                jiff::Timestamp::now(),
+            );
+            request = request
+                .header("X-Amz-Date", &signature.amz_date)
+                .header("Authorization", &signature.authorization);
+            if let Some(t) = &signature.security_token {
+                request = request.header("X-Amz-Security-Token", t);
+            }
         }
         for (k, v) in headers {
             request = request.header(*k, v);
@@ -219,16 +196,18 @@ impl AwsClient {
     }
 
     /// An AWS error response as a typed error: the error code from `x-amzn-ErrorType` or the
-    /// body's `__type`/`code`, and the body's `message`.
+    /// body's `__type`/`code` (JSON) or `<Code>` (XML), and its `message`/`<Message>`.
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8], url: &str) -> ReporterError {
         let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+        let xml = std::str::from_utf8(body).ok().filter(|_| json.is_none());
         let field = |names: &[&str]| {
             names.iter().find_map(|n| {
-                json.as_ref()?
-                    .get(*n)?
-                    .as_str()
-                    .map(str::to_string)
-                    .filter(|s| !s.is_empty())
+                let value = match (&json, xml) {
+                    (Some(json), _) => json.get(*n)?.as_str().map(str::to_string),
+                    (None, Some(xml)) => xml::text(xml, n),
+                    (None, None) => None,
+                };
+                value.filter(|s| !s.is_empty())
             })
         };
         let code = headers
@@ -257,6 +236,56 @@ impl AwsClient {
             },
         }
     }
+}
+
+/// The region and endpoint URL of `signing_name` (see [`AwsSettings`]).
+fn locate(
+    label: &'static str,
+    signing_name: &'static str,
+    settings: &AwsSettings,
+    env: &dyn Env,
+) -> Result<(String, reqwest::Url), ReporterError> {
+    let region = match settings.region.clone().filter(|r| !r.is_empty()) {
+        Some(r) => r,
+        None => credentials::region_with(env).ok_or_else(|| {
+            ReporterError::Config(format!(
+                "no AWS region for {label}: pass a region or set AWS_REGION"
+            ))
+        })?,
+    };
+    if !region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ReporterError::Config(format!(
+            "{region:?} is not an AWS region"
+        )));
+    }
+    let endpoint = settings
+        .endpoint
+        .clone()
+        .or_else(|| {
+            env.var(&format!(
+                "AWS_ENDPOINT_URL_{}",
+                signing_name.to_ascii_uppercase()
+            ))
+        })
+        .or_else(|| env.var("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| {
+            let suffix = if region.starts_with("cn-") {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            format!("https://{signing_name}.{region}.{suffix}")
+        });
+    let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| {
+            ReporterError::Config(format!("{endpoint:?} is not a valid {label} endpoint URL"))
+        })?;
+    Ok((region, endpoint))
 }
 
 /// Whole seconds from an AWS JSON timestamp (epoch seconds, possibly fractional).
