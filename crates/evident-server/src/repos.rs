@@ -548,11 +548,15 @@ impl Repos {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Commit>(2 * STORE_BATCH);
             let store = self.store.clone();
             let repo_id = repo.id;
+            // Only a re-listing over an existing index needs to know what was listed.
+            let track_listed = !known.is_empty();
             let writer = tokio::spawn(async move {
                 let mut batch = Vec::with_capacity(STORE_BATCH);
                 let mut listed = HashSet::new();
                 while let Some(c) = rx.recv().await {
-                    listed.insert(c.sha.clone());
+                    if track_listed {
+                        listed.insert(c.sha.clone());
+                    }
                     batch.push(c);
                     if batch.len() == STORE_BATCH {
                         store.insert_commits(repo_id, &batch).await?;
