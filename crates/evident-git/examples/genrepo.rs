@@ -4,8 +4,10 @@
 //! quotes, unicode) plus empty subjects.
 //!
 //! ```text
-//! cargo run --release -p evident-git --example genrepo -- /tmp/r80k 85000 [live-branches]
+//! cargo run --release -p evident-git --example genrepo -- [--tame] /tmp/r80k 85000 [live-branches]
 //! ```
+//! `--tame` leaves out the empty subjects, like the standard (not "hostile") repositories of
+//! `peers.md`, on which the peer services answer at all.
 //! The target directory must not exist; it becomes a bare repository. Keep it out of the
 //! source tree (e.g. under /tmp).
 
@@ -34,6 +36,7 @@ const SUBJECTS: &[&str] = &[
 
 struct Gen<W: Write> {
     out: W,
+    subjects: Vec<&'static str>,
     marks: u64,
     commits: u64,
     time: i64,
@@ -51,7 +54,8 @@ impl<W: Write> Gen<W> {
         self.time += 97;
         let n = self.commits;
         let (name, email) = AUTHORS[(n % AUTHORS.len() as u64) as usize];
-        let subject = SUBJECTS[(n % SUBJECTS.len() as u64) as usize].replace("{}", &n.to_string());
+        let subject =
+            self.subjects[(n % self.subjects.len() as u64) as usize].replace("{}", &n.to_string());
         let message = if n.is_multiple_of(5) {
             format!("{subject}\n\nBody line with | and : and - for commit {n}.\n")
         } else {
@@ -106,9 +110,11 @@ impl<W: Write> Gen<W> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let tame = args.iter().any(|a| a == "--tame");
+    args.retain(|a| a != "--tame");
     if args.len() < 3 {
-        eprintln!("usage: genrepo <new-bare-repo-dir> <commits> [live-branches]");
+        eprintln!("usage: genrepo [--tame] <new-bare-repo-dir> <commits> [live-branches]");
         std::process::exit(2);
     }
     let dir = &args[1];
@@ -128,6 +134,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stdin = child.stdin.take().expect("stdin");
     let mut g = Gen {
         out: BufWriter::with_capacity(1 << 20, stdin),
+        subjects: SUBJECTS
+            .iter()
+            .copied()
+            .filter(|s| !tame || !s.is_empty())
+            .collect(),
         marks: 0,
         commits: 0,
         time: 1_500_000_000,

@@ -33,6 +33,9 @@ pub struct LogQuery {
     /// Leave out commits reachable from these commits (e.g. previously indexed ref tips).
     /// Shas the mirror does not have are ignored.
     pub exclude: Vec<String>,
+    /// Commits may come in any order (e.g. to store them), which lets a large listing stream
+    /// from all its git processes at once instead of holding back all but the first part.
+    pub any_order: bool,
 }
 
 /// Hands commits to the caller: applies `since` and `limit`, attaches ref names.
@@ -192,6 +195,10 @@ async fn split_log<F: FnMut(Commit) -> ControlFlow<()>>(
         return Ok(());
     }
     let size = shas.len().div_ceil(chunks.max(1));
+    if sink.query.any_order {
+        let parts = shas.chunks(size).map(|part| lines(part, "")).collect();
+        return merge_logs(opts, dir, parts, sink).await;
+    }
     let mut parts = shas.chunks(size).map(|part| lines(part, ""));
     let first = parts.next().unwrap_or_default();
     // Later parts are formatted in background tasks (killed with their git if we return
@@ -224,6 +231,37 @@ async fn split_log<F: FnMut(Commit) -> ControlFlow<()>>(
             .await
             .map_err(|e| GitError::io("listing task", std::io::Error::other(e)))??;
         for c in part {
+            if sink.push(c) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Format each of `parts` with its own `git log --no-walk` process, handing commits to
+/// `sink` as any of them produces them, so nothing waits in memory.
+async fn merge_logs<F: FnMut(Commit) -> ControlFlow<()>>(
+    opts: &GitOptions,
+    dir: &Path,
+    parts: Vec<Vec<u8>>,
+    sink: &mut Sink<'_, F>,
+) -> Result<(), GitError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    for input in parts {
+        let mut cmd = log_command(opts, dir);
+        cmd.arg("--no-walk=unsorted");
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = read_log(cmd, input, &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+    }
+    drop(tx);
+    // Returning drops the receiver, which tells every reader thread to kill its git.
+    while let Some(message) = rx.recv().await {
+        for c in message? {
             if sink.push(c) {
                 return Ok(());
             }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use evident_core::api::{Commit, CommitChange, Repo, Signature, SnapshotDiff};
-use evident_git::{GitOptions, Mirror, UrlPolicy};
+use evident_git::{GitOptions, LogQuery, Mirror, UrlPolicy};
 use evident_store::{OrgRecord, RepoRecord, Store};
 use jiff::Timestamp;
 
@@ -567,25 +567,32 @@ impl Repos {
                 Ok::<_, evident_store::StoreError>(listed)
             });
             let listing = mirror
-                .for_each_commit(&evident_git::LogQuery::default(), |c| {
-                    use tokio::sync::mpsc::error::TrySendError;
-                    match tx.try_send(convert(c)) {
-                        Ok(()) => std::ops::ControlFlow::Continue(()),
-                        // Full: wait for the writer on this worker, telling the runtime it blocks.
-                        Err(TrySendError::Full(c)) => {
-                            let handle = tokio::runtime::Handle::current();
-                            let sent =
-                                tokio::task::block_in_place(|| handle.block_on(tx.send(c)).is_ok());
-                            if sent {
-                                std::ops::ControlFlow::Continue(())
-                            } else {
-                                std::ops::ControlFlow::Break(())
+                .for_each_commit(
+                    &LogQuery {
+                        any_order: true,
+                        ..LogQuery::default()
+                    },
+                    |c| {
+                        use tokio::sync::mpsc::error::TrySendError;
+                        match tx.try_send(convert(c)) {
+                            Ok(()) => std::ops::ControlFlow::Continue(()),
+                            // Full: wait for the writer on this worker, telling the runtime it blocks.
+                            Err(TrySendError::Full(c)) => {
+                                let handle = tokio::runtime::Handle::current();
+                                let sent = tokio::task::block_in_place(|| {
+                                    handle.block_on(tx.send(c)).is_ok()
+                                });
+                                if sent {
+                                    std::ops::ControlFlow::Continue(())
+                                } else {
+                                    std::ops::ControlFlow::Break(())
+                                }
                             }
+                            // The writer stopped on a store error, reported below.
+                            Err(TrySendError::Closed(_)) => std::ops::ControlFlow::Break(()),
                         }
-                        // The writer stopped on a store error, reported below.
-                        Err(TrySendError::Closed(_)) => std::ops::ControlFlow::Break(()),
-                    }
-                })
+                    },
+                )
                 .await;
             drop(tx);
             let listed = writer.await??;
@@ -798,7 +805,7 @@ impl Repos {
             .map(|r| (r.name, r.sha))
             .collect();
         let commits: Vec<Commit> = mirror
-            .list_commits(&evident_git::LogQuery::default())
+            .list_commits(&LogQuery::default())
             .await
             .map_err(failed)?
             .into_iter()

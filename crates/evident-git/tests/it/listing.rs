@@ -151,6 +151,28 @@ async fn every_listing_strategy_gives_the_same_answer() {
             "workers {workers}, split at {split_min}"
         );
         assert_matches_oracle(&repo, &commits);
+        // In any order: the same commits, each once, whichever git process finishes first.
+        let any_order = LogQuery {
+            any_order: true,
+            ..LogQuery::default()
+        };
+        let mut unordered = m.list_commits(&any_order).await.unwrap();
+        unordered.sort_by(|a, b| a.sha.cmp(&b.sha));
+        let mut sorted = reference.clone();
+        sorted.sort_by(|a, b| a.sha.cmp(&b.sha));
+        assert_eq!(unordered, sorted, "any order, workers {workers}");
+        let mut seen = 0;
+        m.for_each_commit(&any_order, |_| {
+            seen += 1;
+            if seen == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, 3, "stops early in any order too");
         let mut first = Vec::new();
         m.for_each_commit(&LogQuery::default(), |c| {
             first.push(c);

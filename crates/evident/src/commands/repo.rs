@@ -122,7 +122,7 @@ pub async fn run_commits(
                 branch,
                 since,
                 limit,
-                exclude: Vec::new(),
+                ..LogQuery::default()
             };
             if url.github_repo().is_some() {
                 // GitHub first (token from GITHUB_TOKEN, optional); git when the API fails,
