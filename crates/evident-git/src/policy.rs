@@ -109,6 +109,19 @@ pub enum PolicyError {
     /// A loopback, private or link-local host while [`UrlPolicy::allow_private_hosts`] is off.
     #[error("host '{0}' is a loopback, private or link-local address")]
     PrivateHost(String),
+    /// A host name that resolves to a loopback, private or link-local address.
+    #[error("host '{0}' resolves to {1}, a loopback, private or link-local address")]
+    ResolvesToPrivate(String, std::net::IpAddr),
+}
+
+/// How long [`UrlPolicy::check_resolved`] waits for DNS before leaving it to git.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The first address of `addrs` that a policy without private hosts refuses.
+pub(crate) fn first_private(
+    addrs: impl IntoIterator<Item = std::net::IpAddr>,
+) -> Option<std::net::IpAddr> {
+    addrs.into_iter().find(|ip| is_private_ip(*ip))
 }
 
 /// A repository URL accepted by a [`UrlPolicy`]. Its `Display` and `Debug` hide credentials.
@@ -141,6 +154,32 @@ impl UrlPolicy {
         let parsed = parse(url)?;
         self.admit(&parsed)?;
         Ok(parsed)
+    }
+
+    /// Refuse a host *name* that resolves to a loopback, private or link-local address
+    /// (unless [`UrlPolicy::allow_private_hosts`]): [`UrlPolicy::check`] only sees literal
+    /// addresses and well-known local names, and a public DNS name can point anywhere.
+    ///
+    /// Call it right before git connects. git resolves the name again, so a DNS server that
+    /// answers differently the second time (rebinding) is not stopped by this; an egress
+    /// firewall is the complete answer. A name that does not resolve passes: git then fails
+    /// with its own message.
+    pub async fn check_resolved(&self, url: &CheckedUrl) -> Result<(), PolicyError> {
+        let Some(host) = url.host().filter(|_| !self.allow_private_hosts) else {
+            return Ok(());
+        };
+        if parse_ip_literal(host).is_some() {
+            return Ok(()); // Already judged by `check`.
+        }
+        let port = url.port().unwrap_or(443);
+        let lookup = tokio::net::lookup_host((host.trim_end_matches('.'), port));
+        let Ok(Ok(addrs)) = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await else {
+            return Ok(());
+        };
+        match first_private(addrs.map(|a| a.ip())) {
+            Some(ip) => Err(PolicyError::ResolvesToPrivate(host.to_string(), ip)),
+            None => Ok(()),
+        }
     }
 
     fn admit(&self, url: &CheckedUrl) -> Result<(), PolicyError> {
@@ -489,6 +528,46 @@ impl fmt::Debug for CheckedUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_addresses_among_resolved_ones_are_found() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(
+            first_private([ip("140.82.121.3"), ip("2606:4700::1111")]),
+            None
+        );
+        assert_eq!(
+            first_private([ip("140.82.121.3"), ip("169.254.169.254")]),
+            Some(ip("169.254.169.254"))
+        );
+        assert_eq!(first_private([ip("::1")]), Some(ip("::1")));
+        assert_eq!(first_private([ip("10.1.2.3")]), Some(ip("10.1.2.3")));
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_a_private_address_is_refused_before_git_connects() {
+        // `localhost` always resolves to loopback; `check` refuses it by name, so the URL is
+        // parsed by a permissive policy to reach the resolution step on its own.
+        let url = UrlPolicy::permissive()
+            .check("https://localhost:8443/org/repo.git")
+            .unwrap();
+        let err = UrlPolicy::default().check_resolved(&url).await.unwrap_err();
+        assert!(
+            matches!(err, PolicyError::ResolvesToPrivate(ref h, ip) if h == "localhost" && ip.is_loopback()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("resolves to"), "{err}");
+        let open = UrlPolicy {
+            allow_private_hosts: true,
+            ..UrlPolicy::default()
+        };
+        open.check_resolved(&url).await.unwrap();
+        // A name that does not resolve is left for git to report.
+        let nowhere = UrlPolicy::default()
+            .check("https://no-such-host.invalid/org/repo.git")
+            .unwrap();
+        UrlPolicy::default().check_resolved(&nowhere).await.unwrap();
+    }
 
     #[test]
     fn strict_default_accepts_https_and_ssh() {

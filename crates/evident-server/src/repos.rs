@@ -452,9 +452,20 @@ impl Repos {
             .map_err(|e| ApiError::bad_request(format!("repository URL refused: {e}")))
     }
 
+    /// [`Repos::check_url`], then the addresses the host name resolves to.
+    async fn check_url_resolved(&self, url: &str) -> ApiResult<evident_git::CheckedUrl> {
+        let checked = self.check_url(url)?;
+        self.config
+            .policy
+            .check_resolved(&checked)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("repository URL refused: {e}")))?;
+        Ok(checked)
+    }
+
     pub async fn add(&self, org: &OrgRecord, name: &str, url: &str) -> ApiResult<Repo> {
         evident_core::refs::check_name(name)?;
-        self.check_url(url)?;
+        self.check_url_resolved(url).await?;
         let repo = self
             .store
             .create_repo(org, name, url, Timestamp::now())
@@ -524,6 +535,8 @@ impl Repos {
         repo: &RepoRecord,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let url = self.config.policy.check(&repo.url)?;
+        // DNS may have changed since the repository was added.
+        self.config.policy.check_resolved(&url).await?;
         tokio::fs::create_dir_all(&self.config.mirrors_dir).await?;
         let started = Instant::now();
         let mirror =
@@ -764,7 +777,7 @@ impl Repos {
     /// `ADHOC_FRESH`, then fetched again; the least recently used mirror beyond
     /// `ADHOC_CAPACITY` is deleted. Concurrent requests for one URL share one clone.
     pub async fn adhoc(&self, url: &str) -> ApiResult<Arc<RepoIndex>> {
-        let checked = self.check_url(url)?;
+        let checked = self.check_url_resolved(url).await?;
         let key = checked.key();
         if let Some(ix) = self.adhoc_cached(&key) {
             return Ok(ix);

@@ -273,7 +273,7 @@ async fn unsafe_urls_are_refused_and_never_run_anything() {
     app.org("o", Visibility::Public).await;
     let marker = std::env::temp_dir().join(format!("evident-pwned-{}", std::process::id()));
     let local = tempfile::tempdir().unwrap();
-    for url in [
+    let mut urls = vec![
         format!("file://{}", local.path().display()),
         local.path().display().to_string(),
         format!("--upload-pack=touch {}", marker.display()),
@@ -282,7 +282,12 @@ async fn unsafe_urls_are_refused_and_never_run_anything() {
         "https://169.254.169.254/latest/meta-data".to_string(),
         "http://127.0.0.1:1/x.git".to_string(),
         "-oProxyCommand=touch /tmp/x".to_string(),
-    ] {
+    ];
+    // A plain name that DNS (here /etc/hosts) maps to a private address: this machine's own.
+    if let Some(name) = name_resolving_privately() {
+        urls.push(format!("https://{name}/a/b.git"));
+    }
+    for url in urls {
         let err = app.admin().add_repo("o", "r", &url).await.unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST), "{url}: {err}");
         assert!(
@@ -292,6 +297,25 @@ async fn unsafe_urls_are_refused_and_never_run_anything() {
     }
     assert!(!marker.exists(), "a URL ran a command");
     assert!(app.admin().repos("o").await.unwrap().is_empty());
+}
+
+/// This machine's host name, when it resolves only to loopback or private addresses.
+fn name_resolving_privately() -> Option<String> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let name = std::fs::read_to_string("/etc/hostname")
+        .ok()?
+        .trim()
+        .to_string();
+    let private = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    let addrs: Vec<IpAddr> = (name.as_str(), 443)
+        .to_socket_addrs()
+        .ok()?
+        .map(|a| a.ip())
+        .collect();
+    (!name.is_empty() && !addrs.is_empty() && addrs.into_iter().all(private)).then_some(name)
 }
 
 #[tokio::test]
