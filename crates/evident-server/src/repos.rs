@@ -506,13 +506,7 @@ impl Repos {
     /// Fetches what changed and indexes only new commits. A failure is recorded and returned;
     /// the previous mirror and index stay as they were.
     pub async fn refresh(&self, repo: &RepoRecord) -> ApiResult<()> {
-        let lock = self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(repo.id)
-            .or_default()
-            .clone();
+        let lock = self.flight(repo.id);
         let _flight = lock.lock().await;
         match self.refresh_now(repo).await {
             Ok(()) => Ok(()),
@@ -527,6 +521,35 @@ impl Repos {
                     e.to_string(),
                 ))
             }
+        }
+    }
+
+    /// The lock that keeps one git operation at a time on a repository's mirror.
+    fn flight(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        self.refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(repo_id)
+            .or_default()
+            .clone()
+    }
+
+    /// Lets git tidy the repository's mirror (see [`Mirror::maintain`]): fetches add a small
+    /// pack or loose objects each time, which slow git down as they pile up.
+    async fn maintain(&self, repo: &RepoRecord) {
+        let lock = self.flight(repo.id);
+        let _flight = lock.lock().await;
+        let Ok(url) = self.config.policy.check(&repo.url) else {
+            return;
+        };
+        let outcome =
+            match Mirror::open_or_clone(&self.config.mirrors_dir, &url, &self.config.options).await
+            {
+                Ok(mirror) => mirror.maintain().await,
+                Err(e) => Err(e),
+            };
+        if let Err(e) = outcome {
+            tracing::warn!(repo = %repo.name, error = %e, "mirror maintenance failed");
         }
     }
 
@@ -864,7 +887,8 @@ impl Repos {
         Some(entry.index.clone())
     }
 
-    /// Refreshes every tracked repository every `interval`, a few at a time.
+    /// Refreshes every tracked repository every `interval`, a few at a time, and lets git
+    /// tidy each mirror after a successful refresh.
     pub fn spawn_refresher(self: &Arc<Self>) {
         let Some(interval) = self.config.refresh_interval else {
             return;
@@ -890,7 +914,9 @@ impl Repos {
                         let Ok(_permit) = gate.acquire().await else {
                             return;
                         };
-                        let _ = this.refresh(&repo).await;
+                        if this.refresh(&repo).await.is_ok() {
+                            this.maintain(&repo).await;
+                        }
                     }));
                 }
                 for t in tasks {
