@@ -91,6 +91,66 @@ fn app_allowing_file() -> TestApp {
     spawn_app_with(false, |c| c.git.policy.allow_file = true)
 }
 
+#[tokio::test]
+async fn background_refresher_picks_up_new_commits_and_keeps_the_mirror_tidy() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let app = spawn_app_with(false, |c| {
+        c.git.policy.allow_file = true;
+        c.git.refresh_interval = Some(std::time::Duration::from_millis(200));
+    });
+    app.org("o", Visibility::Public).await;
+    let c = app.admin();
+    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
+        .await
+        .unwrap();
+    let before = all_commits(&app, "svc").await.len();
+    // Every fetch adds a pack to the mirror; with the threshold lowered, `git gc --auto`
+    // must merge them, as it would after many fetches with the default threshold of 50.
+    let mirror = std::fs::read_dir(app.dir.path().join("mirrors"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.join("HEAD").exists())
+        .expect("the mirror");
+    git(&mirror, &["config", "gc.autoPackLimit", "1"]);
+    let packs = || {
+        std::fs::read_dir(mirror.join("objects/pack"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+            .count()
+    };
+    assert_eq!(packs(), 1, "the clone's pack");
+    for i in 0..3 {
+        commit(src.path(), &format!("pushed later {i}"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = all_commits(&app, "svc").await.len();
+        if now == before + 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {now} commits, expected {}",
+            before + 3
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while packs() > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} packs left",
+            packs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let repos = c.repos("o").await.unwrap();
+    assert_eq!(repos[0].last_refresh, "ok");
+}
+
 async fn all_commits(app: &TestApp, repo: &str) -> Vec<evident_core::api::Commit> {
     let page = app.admin().commits("o", repo, 1, 1000, None).await.unwrap();
     page.commits
