@@ -28,6 +28,9 @@ pub struct GitConfig {
     pub refresh_interval: Option<Duration>,
     /// Refreshes that may run at once.
     pub concurrency: usize,
+    /// Ad-hoc listings of github.com repositories ask this API first (git when it fails,
+    /// times out, is rate-limited or the history is too long for it); `None`: git only.
+    pub github: Option<evident_git::GithubApi>,
 }
 
 impl Default for GitConfig {
@@ -38,6 +41,7 @@ impl Default for GitConfig {
             options: GitOptions::default(),
             refresh_interval: Some(Duration::from_secs(300)),
             concurrency: 2,
+            github: None,
         }
     }
 }
@@ -827,26 +831,23 @@ impl Repos {
         tokio::fs::create_dir_all(&root)
             .await
             .map_err(ApiError::internal)?;
-        let mirror = Mirror::open_or_clone(&root, &checked, &self.config.options)
+        let source = evident_git::CommitSource {
+            mirrors_root: root.clone(),
+            git: self.config.options.clone(),
+            github: self.config.github.clone(),
+        };
+        let listing = source
+            .list(&checked, &LogQuery::default())
             .await
             .map_err(failed)?;
-        if !mirror.was_cloned() {
-            mirror.fetch().await.map_err(failed)?;
-        }
-        let refs: Vec<(String, String)> = mirror
-            .refs()
-            .await
-            .map_err(failed)?
-            .into_iter()
-            .map(|r| (r.name, r.sha))
+        tracing::info!(repo = %checked, via = ?listing.via, commits = listing.commits.len(), "listed ad hoc");
+        // Each commit carries the names of the refs pointing at it.
+        let refs: Vec<(String, String)> = listing
+            .commits
+            .iter()
+            .flat_map(|c| c.refs.iter().map(|name| (name.clone(), c.sha.clone())))
             .collect();
-        let commits: Vec<Commit> = mirror
-            .list_commits(&LogQuery::default())
-            .await
-            .map_err(failed)?
-            .into_iter()
-            .map(convert)
-            .collect();
+        let commits: Vec<Commit> = listing.commits.into_iter().map(convert).collect();
         let ix = RepoIndex::all_hot(commits, refs).await?;
         let evicted = {
             let mut cache = self.adhoc.lock().unwrap_or_else(|e| e.into_inner());

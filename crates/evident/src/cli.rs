@@ -140,6 +140,10 @@ pub struct ServerArgs {
     /// Longest a clone or fetch may take, in seconds
     #[arg(long, env = "EVIDENT_GIT_TIMEOUT", default_value_t = 300)]
     pub git_timeout: u64,
+    /// GitHub REST API asked first for ad-hoc listings of github.com repositories ("off":
+    /// git only). Token from EVIDENT_GITHUB_TOKEN or GITHUB_TOKEN, optional
+    #[arg(long, env = "EVIDENT_GITHUB_API", default_value = crate::config::GITHUB_API)]
+    pub github_api: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -113,3 +113,15 @@ pub fn default_database_url() -> anyhow::Result<String> {
         data_dir()?.join("evident.db").display()
     ))
 }
+
+/// GitHub's public REST API.
+pub const GITHUB_API: &str = "https://api.github.com";
+
+/// A client for the GitHub API at `base` ("off" for none), with the token from
+/// `EVIDENT_GITHUB_TOKEN` or `GITHUB_TOKEN` when one is set.
+pub fn github_api(base: &str) -> Option<evident_git::GithubApi> {
+    let token = ["EVIDENT_GITHUB_TOKEN", "GITHUB_TOKEN"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    (base != "off" && !base.is_empty()).then(|| evident_git::GithubApi::new(base, token))
+}

@@ -124,18 +124,14 @@ pub async fn run_commits(
                 limit,
                 ..LogQuery::default()
             };
-            if url.github_repo().is_some() {
-                // GitHub first (token from GITHUB_TOKEN, optional); git when the API fails,
-                // times out or is rate-limited.
-                let api_base = std::env::var("EVIDENT_GITHUB_API")
-                    .unwrap_or_else(|_| "https://api.github.com".into());
+            let github = std::env::var("EVIDENT_GITHUB_API")
+                .unwrap_or_else(|_| crate::config::GITHUB_API.to_string());
+            if let (Some(_), Some(api)) = (url.github_repo(), crate::config::github_api(&github)) {
+                // GitHub first; git when the API fails, times out or is rate-limited.
                 let source = evident_git::CommitSource {
                     mirrors_root: root.clone(),
                     git: GitOptions::default(),
-                    github: Some(evident_git::GithubApi::new(
-                        &api_base,
-                        std::env::var("GITHUB_TOKEN").ok(),
-                    )),
+                    github: Some(api),
                 };
                 let listing = source.list(&url, &query).await?;
                 if let Some(why) = &listing.fallback {

@@ -53,6 +53,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<i32> {
         refresh_interval: (args.refresh_interval > 0)
             .then(|| std::time::Duration::from_secs(args.refresh_interval)),
         concurrency: 2,
+        github: crate::config::github_api(&args.github_api),
     };
     let config = Config {
         bind: args.bind,

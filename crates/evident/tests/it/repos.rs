@@ -661,3 +661,88 @@ async fn pages_beyond_the_in_memory_window_come_from_the_store() {
         .refs
         .contains(&"refs/heads/main".to_string()));
 }
+
+/// A GitHub REST API stand-in for `octo/hello`: two commits on `main`, the older one tagged
+/// `v1`, in the shape api.github.com answers (`/branches`, `/tags`, `/commits?sha=`).
+async fn fake_github(hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> String {
+    use axum::extract::{Query, Request};
+    use axum::routing::get;
+    const OLD: &str = "1111111111111111111111111111111111111111";
+    const NEW: &str = "2222222222222222222222222222222222222222";
+    let person = |name: &str, date: &str| serde_json::json!({"name": name, "email": format!("{name}@example.com"), "date": date});
+    let old = serde_json::json!({
+        "sha": OLD, "parents": [],
+        "commit": {"author": person("Zoë", "2024-05-01T10:00:00Z"),
+                   "committer": person("Zoë", "2024-05-01T10:00:00Z"), "message": "first | one"}});
+    let new = serde_json::json!({
+        "sha": NEW, "parents": [{"sha": OLD}],
+        "commit": {"author": person("Bob", "2024-05-02T10:00:00Z"),
+                   "committer": person("Bob", "2024-05-02T11:00:00Z"), "message": "second: two\n\nbody"}});
+    let reference =
+        |name: &str, sha: &str| serde_json::json!([{"name": name, "commit": {"sha": sha}}]);
+    let (branches, tags) = (reference("main", NEW), reference("v1", OLD));
+    let router = axum::Router::new()
+        .route(
+            "/repos/octo/hello/branches",
+            get(move || async move { axum::Json(branches) }),
+        )
+        .route(
+            "/repos/octo/hello/tags",
+            get(move || async move { axum::Json(tags) }),
+        )
+        .route(
+            "/repos/octo/hello/commits",
+            get(
+                move |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    let from_new = vec![new.clone(), old.clone()];
+                    axum::Json(match q.get("sha").map(String::as_str) {
+                        Some(NEW) => from_new,
+                        Some(OLD) => vec![old.clone()],
+                        _ => Vec::new(),
+                    })
+                },
+            ),
+        )
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: axum::middleware::Next| {
+                hits.lock().unwrap().push(req.uri().to_string());
+                next.run(req)
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+#[tokio::test]
+async fn adhoc_listing_of_a_github_repository_asks_the_api_first() {
+    let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let api = fake_github(hits.clone()).await;
+    let app = spawn_app_with(false, |c| {
+        c.git.github = Some(evident_git::GithubApi::new(&api, None));
+    });
+    let page = app
+        .admin()
+        .adhoc_commits("https://github.com/octo/hello", 1, 100)
+        .await
+        .unwrap();
+    let shas: Vec<&str> = page.commits.iter().map(|c| &c.sha[..1]).collect();
+    assert_eq!(shas, ["2", "1"], "newest first, each once");
+    // Like git's raw message, with its final newline, whichever source answered.
+    assert_eq!(page.commits[0].message, "second: two\n\nbody\n");
+    assert_eq!(page.commits[0].parents, [page.commits[1].sha.clone()]);
+    assert_eq!(page.commits[1].author.name, "Zoë");
+    assert_eq!(page.commits[0].refs, ["refs/heads/main"]);
+    assert_eq!(page.commits[1].refs, ["refs/tags/v1"]);
+    let hits = hits.lock().unwrap().clone();
+    assert!(
+        hits.iter()
+            .any(|h| h.starts_with("/repos/octo/hello/commits?sha=2222")),
+        "{hits:?}"
+    );
+    // Answered without git: nothing was cloned.
+    let adhoc = app.dir.path().join("mirrors/adhoc");
+    let clones = std::fs::read_dir(&adhoc).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(clones, 0, "a mirror was cloned");
+}
