@@ -25,8 +25,8 @@ thread_local! {
 /// The fingerprint of a file: lowercase hex SHA-256 of its bytes, nothing else (no
 /// name, no mode). A symbolic link is followed, as Kosli's `FileSha256` does.
 ///
-/// The file is streamed through a 1 MiB buffer, so memory use does not grow with its
-/// size. Directories, FIFOs, sockets and devices are refused with a clear error.
+/// The file is streamed through a 1 MiB buffer (4 of them, for a large file read on a
+/// second thread), so memory use does not grow with its size. Directories, FIFOs, sockets and devices are refused with a clear error.
 pub fn file_digest(path: impl AsRef<Path>) -> Result<String> {
     file_digest_with_progress(path, None)
 }
@@ -133,11 +133,43 @@ pub(crate) fn hash_file(path: &Path, progress: Option<&AtomicU64>) -> Result<[u8
 const PIPELINE_MIN: u64 = 32 << 20;
 
 /// Buffers in flight between the reader and the hasher (memory: this many ×
-/// `PIPELINE_BUF_SIZE`).
+/// `PIPELINE_BUF_SIZE`). Measured on the benchmark machine, 4 × 1 MiB hashed as fast as
+/// 8 × 1 MiB and faster than smaller buffers (fewer hand-overs, fewer steps not touched
+/// ahead), while 8 MiB of buffers pushed the CLI's peak RSS past the 20 MB budget.
 const PIPELINE_BUFFERS: usize = 4;
 
-/// Size of each pipelined buffer: small enough to stay in cache between the threads.
-const PIPELINE_BUF_SIZE: usize = 256 << 10;
+/// Size of each pipelined buffer.
+const PIPELINE_BUF_SIZE: usize = 1 << 20;
+
+/// The hasher feeds SHA-256 this many bytes at a time…
+const HASH_STEP: usize = 1 << 10;
+
+/// …after touching the cache lines this far ahead. The reader thread wrote them, so they sit
+/// in the other core's cache or in memory; SHA-256 is one long dependency chain that leaves
+/// the CPU no room to fetch them early on its own. Safe Rust has no prefetch instruction, but
+/// plain loads of one byte per line, issued a few steps early, have much the same effect.
+/// Measured on the benchmark machine: hashing a buffer from memory went from 1.2 to 1.85 GB/s
+/// per core (1.95 from cache), and a 4 GiB file in the page cache from 1.6 to 1.8 GB/s.
+const TOUCH_AHEAD: usize = 8 << 10;
+
+/// Adds `data` to `hasher`, `HASH_STEP` bytes at a time, touching one byte per cache line
+/// `TOUCH_AHEAD` bytes ahead of the step being hashed.
+fn update_touching_ahead(hasher: &mut Sha256, data: &[u8]) {
+    let mut at = 0;
+    while at < data.len() {
+        if let Some(ahead) = data.get(at + TOUCH_AHEAD..) {
+            let mut touched = 0u8;
+            for line in ahead[..ahead.len().min(HASH_STEP)].chunks(64) {
+                touched ^= line[0];
+            }
+            // Keeps the compiler from dropping loads whose values are never used.
+            std::hint::black_box(touched);
+        }
+        let end = (at + HASH_STEP).min(data.len());
+        hasher.update(&data[at..end]);
+        at = end;
+    }
+}
 
 /// SHA-256 of `file` with reading and hashing on two threads, through a small ring
 /// of recycled buffers, so memory stays constant.
@@ -165,7 +197,7 @@ fn hash_pipelined(file: &mut File, progress: Option<&AtomicU64>) -> io::Result<[
             })?;
         let mut hasher = Sha256::new();
         for (buf, n) in full_rx {
-            hasher.update(&buf[..n]);
+            update_touching_ahead(&mut hasher, &buf[..n]);
             if let Some(p) = progress {
                 p.fetch_add(n as u64, Ordering::Relaxed);
             }
@@ -218,4 +250,35 @@ pub(crate) fn hash_reader(
 /// Lowercase hex SHA-256 of a byte string.
 pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
     hex::encode(Sha256::digest(bytes.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touching_ahead_hashes_exactly_the_bytes() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        for len in [
+            0,
+            1,
+            HASH_STEP - 1,
+            HASH_STEP,
+            HASH_STEP + 1,
+            TOUCH_AHEAD - 1,
+            TOUCH_AHEAD,
+            TOUCH_AHEAD + 1,
+            TOUCH_AHEAD + HASH_STEP + 5,
+            100_000,
+        ] {
+            let mut hasher = Sha256::new();
+            update_touching_ahead(&mut hasher, &data[..len]);
+            let got: [u8; 32] = hasher.finalize().into();
+            assert_eq!(
+                got,
+                <[u8; 32]>::from(Sha256::digest(&data[..len])),
+                "len {len}"
+            );
+        }
+    }
 }
