@@ -100,7 +100,7 @@ impl Env for HashMap<&str, String> {
     }
 }
 
-/// Resolves credentials from the process environment, files and container endpoint.
+/// Resolves credentials through the chain described in the module documentation.
 pub async fn resolve() -> Result<Credentials, ReporterError> {
     resolve_with(&ProcessEnv).await
 }
