@@ -35,6 +35,9 @@ pub struct GitOptions {
     pub list_workers: usize,
     /// Listings of at least this many commits are split across `list_workers` processes.
     pub list_split_min: usize,
+    /// Receives git's transfer progress during clones and fetches (e.g. for a progress
+    /// bar); `None` lets git stay quiet.
+    pub progress: Option<crate::progress::ProgressSink>,
 }
 
 impl Default for GitOptions {
@@ -46,6 +49,7 @@ impl Default for GitOptions {
             git_program: PathBuf::from("git"),
             list_workers: 0,
             list_split_min: 20_000,
+            progress: None,
         }
     }
 }
@@ -185,6 +189,8 @@ pub(crate) struct Limits<'a> {
     pub(crate) stdin: Option<Vec<u8>>,
     /// Redact this URL's credentials in error messages.
     pub(crate) url: Option<&'a CheckedUrl>,
+    /// Where git's progress goes (the command must ask git for it with `--progress`).
+    pub(crate) progress: Option<&'a crate::progress::ProgressSink>,
 }
 
 /// Run `cmd` to completion under `limits`. A non-zero exit is [`GitError::Failed`].
@@ -210,12 +216,13 @@ pub(crate) async fn run(
                 let _ = pipe.shutdown().await;
             }
         };
-        let (_, out, err, status) = tokio::join!(
-            feed,
-            read_all(stdout),
-            read_tail(stderr, STDERR_TAIL),
-            child.wait()
-        );
+        let err = async {
+            match limits.progress {
+                Some(sink) => crate::progress::read_stderr(stderr, sink, STDERR_TAIL).await,
+                None => read_tail(stderr, STDERR_TAIL).await,
+            }
+        };
+        let (_, out, err, status) = tokio::join!(feed, read_all(stdout), err, child.wait());
         (out, err, status)
     };
     let timeout = sleep_or_forever(limits.timeout);

@@ -29,6 +29,7 @@ mod listing;
 mod mirror;
 mod parse;
 mod policy;
+mod progress;
 mod source;
 
 pub use command::GitOptions;
@@ -39,4 +40,5 @@ pub use listing::LogQuery;
 pub use mirror::{FetchOutcome, Mirror, RefChange, Refresh};
 pub use parse::ParseError;
 pub use policy::{CheckedUrl, PolicyError, Transport, UrlPolicy};
+pub use progress::{ProgressSink, TransferProgress};
 pub use source::{CommitSource, Listing, Via};

@@ -238,6 +238,9 @@ impl Mirror {
         if self.opts.commits_only {
             cmd.arg("--filter=tree:0");
         }
+        if self.opts.progress.is_some() {
+            cmd.arg("--progress");
+        }
         cmd.arg("--").arg(self.url.as_str()).args(REFSPECS);
         command::run(
             "fetch",
@@ -246,6 +249,7 @@ impl Mirror {
                 timeout: Some(self.opts.timeout),
                 watch: Some((&self.dir, self.opts.max_size_bytes)),
                 url: Some(&self.url),
+                progress: self.opts.progress.as_ref(),
                 ..Limits::default()
             },
         )
@@ -390,6 +394,9 @@ async fn clone_to(temp: &Path, url: &CheckedUrl, opts: &GitOptions) -> Result<()
     if opts.commits_only {
         cmd.arg("--filter=tree:0");
     }
+    if opts.progress.is_some() {
+        cmd.arg("--progress");
+    }
     cmd.arg("--").arg(url.as_str()).arg(temp);
     command::run(
         "clone",
@@ -398,6 +405,7 @@ async fn clone_to(temp: &Path, url: &CheckedUrl, opts: &GitOptions) -> Result<()
             timeout: Some(opts.timeout),
             watch: Some((temp, opts.max_size_bytes)),
             url: Some(url),
+            progress: opts.progress.as_ref(),
             ..Limits::default()
         },
     )

@@ -226,3 +226,52 @@ fn futures_are_send(m: &Mirror, s: &evident_git::CommitSource, u: &evident_git::
         &evident_git::GitOptions::default(),
     ));
 }
+
+#[tokio::test]
+async fn clone_and_fetch_report_git_progress_when_asked() {
+    use std::sync::{Arc, Mutex};
+    let repo = base_repo();
+    let (_tmp, root) = mirrors_root();
+    let seen: Arc<Mutex<Vec<evident_git::TransferProgress>>> = Arc::default();
+    let opts = evident_git::GitOptions {
+        progress: Some(evident_git::ProgressSink::new({
+            let seen = seen.clone();
+            move |p| seen.lock().unwrap().push(p.clone())
+        })),
+        ..support::options()
+    };
+    let mirror = Mirror::open_or_clone(&root, &repo.url(), &opts)
+        .await
+        .unwrap();
+    // Git reports the phases that take long enough to show ("Receiving objects" only after
+    // a while); the server-side counting phase always has a total.
+    let objects = |seen: &[evident_git::TransferProgress]| {
+        seen.iter()
+            .filter(|p| p.phase == "remote: Counting objects")
+            .map(|p| (p.done, p.total))
+            .next_back()
+    };
+    // Nine commits and the annotated tag: the mirror holds commits and tags only.
+    let after_clone = seen.lock().unwrap().clone();
+    assert_eq!(
+        objects(&after_clone),
+        Some((10, Some(10))),
+        "{after_clone:?}"
+    );
+    seen.lock().unwrap().clear();
+    repo.commits("main", 2);
+    mirror.fetch().await.unwrap();
+    let after_fetch = seen.lock().unwrap().clone();
+    assert_eq!(objects(&after_fetch), Some((2, Some(2))), "{after_fetch:?}");
+    // Without a sink git is not asked for progress, and a failure still has its message.
+    let gone = Repo::new();
+    let url = gone.url();
+    drop(gone);
+    let err = Mirror::open_or_clone(&root, &url, &opts).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not appear to be a git repository")
+            || err.to_string().contains("not found"),
+        "{err}"
+    );
+}

@@ -155,23 +155,19 @@ pub async fn run_commits(
                 }
                 return Ok(exit::OK);
             }
-            // A spinner with the elapsed time while git clones or fetches, on a terminal only.
-            let spinner = progress.then(|| {
-                let bar = indicatif::ProgressBar::new_spinner()
-                    .with_message(format!("fetching {}", url.redacted()));
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                        .expect("valid template"),
-                );
-                bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                bar
-            });
-            let opts = GitOptions::default();
+            // git's own transfer progress as a bar, on a terminal only.
+            let bar = progress.then(|| transfer_bar(&url.redacted()));
+            let opts = GitOptions {
+                progress: bar
+                    .clone()
+                    .map(|bar| evident_git::ProgressSink::new(move |p| show_transfer(&bar, p))),
+                ..GitOptions::default()
+            };
             let mirror = Mirror::open_or_clone(&root, &url, &opts).await?;
             if !mirror.was_cloned() {
                 mirror.fetch().await?;
             }
-            if let Some(bar) = spinner {
+            if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
             if json {
@@ -296,4 +292,30 @@ pub async fn run_search(ctx: &Ctx, prefix: &str) -> anyhow::Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// A progress bar for a clone or fetch of `what`, driven by [`show_transfer`].
+fn transfer_bar(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0).with_prefix(format!("fetching {what}"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix}: {msg} [{bar:30}] {pos}/{len} ({elapsed})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Shows one of git's progress reports: its phase, its counts and what it says of bytes.
+fn show_transfer(bar: &indicatif::ProgressBar, p: &evident_git::TransferProgress) {
+    // A phase without a total (e.g. enumerating) shows its count as done.
+    bar.set_length(p.total.unwrap_or(p.done));
+    bar.set_position(p.done);
+    let phase = p.phase.trim_start_matches("remote: ");
+    bar.set_message(match &p.bytes {
+        Some(bytes) => format!("{phase}, {bytes}"),
+        None => phase.to_string(),
+    });
 }
