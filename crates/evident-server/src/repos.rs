@@ -47,7 +47,7 @@ impl Default for GitConfig {
 }
 
 /// A repository's commits, newest first, ready to serve. The graph is kept as compact index
-/// arrays; the JSON of the newest [`HOT_COMMITS`] commits is rendered once and kept, so the
+/// arrays; the JSON of the newest [`HOT_COMMITS`] commits (at most [`HOT_BYTES`]) is rendered once and kept, so the
 /// pages people read are copies of ready bytes, while older pages are read from the store.
 pub struct RepoIndex {
     generation: i64,
@@ -64,8 +64,10 @@ pub struct RepoIndex {
     ref_names: HashMap<String, Vec<String>>,
 }
 
-/// Commits whose JSON a tracked repository's index keeps in memory (≈ 100 pages of 100).
+/// Commits whose JSON a tracked repository's index keeps in memory (≈ 100 pages of 100)...
 pub const HOT_COMMITS: usize = 10_000;
+/// ...unless their JSON passes this size first (long messages), to keep memory bounded.
+pub const HOT_BYTES: usize = 8 << 20;
 
 /// One commit of the graph: sha, parents, committer time.
 type Node = (String, Vec<String>, i64);
@@ -167,13 +169,19 @@ impl RepoIndex {
         let mut ix = tokio::task::spawn_blocking(move || Self::from_graph(generation, nodes, refs))
             .await
             .map_err(ApiError::internal)?;
-        let hot: Vec<usize> = (0..ix.len().min(HOT_COMMITS)).collect();
-        ix.hot = ix
-            .fetch(store, repo.id, &hot)
-            .await?
-            .into_iter()
-            .map(|c| ix.render(c))
-            .collect();
+        let newest = ix.len().min(HOT_COMMITS);
+        let mut bytes = 0;
+        'render: for start in (0..newest).step_by(1_000) {
+            let positions: Vec<usize> = (start..(start + 1_000).min(newest)).collect();
+            for c in ix.fetch(store, repo.id, &positions).await? {
+                let json = ix.render(c);
+                bytes += json.len();
+                ix.hot.push(json);
+                if bytes >= HOT_BYTES {
+                    break 'render;
+                }
+            }
+        }
         Ok(Arc::new(ix))
     }
 

@@ -48,8 +48,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // 4 MiB of page cache per connection (five connections): the working set of
-            // queries is small, and memory is part of what the server promises.
+            // 4 MiB of page cache for the writer (readers get less, below): the working set
+            // of queries is small, and memory is part of what the server promises.
             .pragma("cache_size", "-4000");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -71,9 +71,15 @@ impl SqliteStore {
                 _checkpointer: None,
             });
         }
+        // Readers get half the writer's page cache: four of them, mostly short lookups.
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.clone().read_only(true))
+            .connect_with(
+                options
+                    .clone()
+                    .read_only(true)
+                    .pragma("cache_size", "-2000"),
+            )
             .await?;
         let checkpointer = Checkpointer::start(
             SqlitePoolOptions::new()
