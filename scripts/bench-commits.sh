@@ -27,6 +27,8 @@ else
   cargo build -q --release -p evident-git --example genrepo
   "$target/release/examples/genrepo" "$work/repo.git" "$ARG" >/dev/null
 fi
+# Serve partial clones as GitHub and GitLab do; evident's mirrors fetch commits only.
+git -C "$work/repo.git" config uploadpack.allowFilter true
 seconds() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
 
 echo "repository: $ARG ($(git -C "$work/repo.git" rev-list --all | wc -l) commits reachable from branches and tags)"
@@ -48,6 +50,7 @@ t_add=$(seconds curl -sf "${auth[@]}" -d "{\"name\":\"r\",\"url\":\"file://$work
 echo "evident repo add (clone+index):   ${t_add}s"
 count=$(curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commits"])')
 echo "indexed commits:                  $count"
+echo "first page after the add:         $(seconds curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r/commits?per_page=10")s"
 
 # Ten new commits on the main branch, as a push would bring.
 branch=main
@@ -59,8 +62,10 @@ for i in $(seq 10); do
 done
 t_fetch=$(seconds git -C "$work/baseline.git" fetch -q origin '+refs/heads/*:refs/heads/*')
 t_refresh=$(seconds curl -sf -X POST "${auth[@]}" "$host/api/v1/orgs/bench/repos/r/refresh")
+t_visible=$(seconds curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r/commits?per_page=10")
 echo "git fetch (10 new commits):       ${t_fetch}s"
 echo "evident refresh (fetch+index):    ${t_refresh}s"
+echo "first page after the refresh:     ${t_visible}s (new commits served)"
 
 url="$host/api/v1/orgs/bench/repos/r/commits?page=3&per_page=100"
 curl -sf "${auth[@]}" "$url" -o "$work/page.json"

@@ -62,6 +62,8 @@ pub struct RepoIndex {
     refs: Vec<(String, String)>,
     /// sha → names of the refs pointing at it.
     ref_names: HashMap<String, Vec<String>>,
+    /// The newest committer time in the index (Unix seconds).
+    newest: i64,
 }
 
 /// Commits whose JSON a tracked repository's index keeps in memory (≈ 100 pages of 100)...
@@ -76,6 +78,7 @@ impl RepoIndex {
     /// Orders the graph newest first (as `git log --date-order`) and builds the lookups.
     fn from_graph(generation: i64, nodes: Vec<Node>, refs: Vec<(String, String)>) -> Self {
         let n = nodes.len();
+        let newest = nodes.iter().map(|(_, _, t)| *t).max().unwrap_or(i64::MIN);
         let mut shas = Vec::with_capacity(n);
         let mut times = Vec::with_capacity(n);
         let mut parent_shas = Vec::with_capacity(n);
@@ -122,7 +125,127 @@ impl RepoIndex {
             by_sha,
             refs,
             ref_names,
+            newest,
         }
+    }
+
+    /// This index with `new` commits added and the refs now `refs`, without reading the store
+    /// or ordering the whole graph again. Only for the common case of a push: every new commit
+    /// is newer than everything indexed, so they all come first, in their own date order,
+    /// followed by the old order unchanged (see [`date_order`]). `None` otherwise; the caller
+    /// then reloads.
+    fn with_new_commits(
+        &self,
+        generation: i64,
+        new: Vec<Commit>,
+        refs: Vec<(String, String)>,
+    ) -> Option<Self> {
+        let k = new.len();
+        if new.iter().any(|c| {
+            c.committer.time.as_second() <= self.newest || self.resolve_exact(&c.sha).is_some()
+        }) {
+            return None;
+        }
+        let new_shas: Vec<Box<str>> = new.iter().map(|c| c.sha.clone().into_boxed_str()).collect();
+        let local: HashMap<&str, usize> = new_shas
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&**s, i))
+            .collect();
+        let local_parents: Vec<Vec<usize>> = new
+            .iter()
+            .map(|c| {
+                c.parents
+                    .iter()
+                    .filter_map(|p| local.get(p.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let times: Vec<Timestamp> = new.iter().map(|c| c.committer.time).collect();
+        let order = date_order(&new_shas, &times, &local_parents);
+        let mut new_pos = vec![0u32; k];
+        for (pos, &i) in order.iter().enumerate() {
+            new_pos[i] = pos as u32;
+        }
+        let shift = |p: u32| p + k as u32;
+        let mut shas = Vec::with_capacity(k + self.len());
+        let mut parents = Vec::with_capacity(k + self.len());
+        for &i in &order {
+            shas.push(new_shas[i].clone());
+            parents.push(
+                new[i]
+                    .parents
+                    .iter()
+                    .filter_map(|p| match local.get(p.as_str()) {
+                        Some(&j) => Some(new_pos[j]),
+                        None => self.resolve_exact(p).map(|old| shift(old as u32)),
+                    })
+                    .collect(),
+            );
+        }
+        shas.extend(self.shas.iter().cloned());
+        parents.extend(
+            self.parents
+                .iter()
+                .map(|ps| ps.iter().map(|&p| shift(p)).collect()),
+        );
+        let mut by_sha: Vec<u32> = self.by_sha.iter().map(|&p| shift(p)).collect();
+        for pos in 0..k as u32 {
+            let at = by_sha.partition_point(|&i| shas[i as usize] < shas[pos as usize]);
+            by_sha.insert(at, pos);
+        }
+        let mut ref_names: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, sha) in &refs {
+            ref_names.entry(sha.clone()).or_default().push(name.clone());
+        }
+        let mut ix = Self {
+            generation,
+            shas,
+            parents,
+            hot: Vec::new(),
+            by_sha,
+            refs,
+            ref_names,
+            newest: new
+                .iter()
+                .map(|c| c.committer.time.as_second())
+                .max()
+                .unwrap_or(self.newest),
+        };
+        let mut by_sha_new: HashMap<String, Commit> =
+            new.into_iter().map(|c| (c.sha.clone(), c)).collect();
+        let mut hot: Vec<Box<str>> = ix.shas[..k]
+            .iter()
+            .map(|sha| ix.render(by_sha_new.remove(&**sha).expect("every new commit")))
+            .collect();
+        let mut bytes: usize = hot.iter().map(|j| j.len()).sum();
+        for (old_pos, json) in self.hot.iter().enumerate() {
+            if hot.len() >= HOT_COMMITS || bytes >= HOT_BYTES {
+                break;
+            }
+            let sha = &*self.shas[old_pos];
+            // A ref moved onto or off this commit: its JSON lists refs, so render it again.
+            let json = if self.ref_names.get(sha) == ix.ref_names.get(sha) {
+                json.clone()
+            } else {
+                ix.render(serde_json::from_str(json).expect("index JSON is ours"))
+            };
+            bytes += json.len();
+            hot.push(json);
+        }
+        ix.hot = hot;
+        Some(ix)
+    }
+
+    /// The position of the commit with exactly this full sha.
+    fn resolve_exact(&self, sha: &str) -> Option<usize> {
+        let at = self
+            .by_sha
+            .partition_point(|&i| *self.shas[i as usize] < *sha);
+        self.by_sha
+            .get(at)
+            .map(|&i| i as usize)
+            .filter(|&i| *self.shas[i] == *sha)
     }
 
     /// Sets a commit's refs and renders it.
@@ -163,12 +286,15 @@ impl RepoIndex {
     /// A tracked repository's index: the graph from the store, then the JSON of the newest
     /// commits.
     async fn load(store: &dyn Store, repo: &RepoRecord) -> ApiResult<Arc<Self>> {
+        let started = Instant::now();
         let nodes = store.repo_graph(repo.id).await?;
         let refs = store.repo_refs(repo.id).await?;
+        let read = started.elapsed();
         let generation = repo.generation;
         let mut ix = tokio::task::spawn_blocking(move || Self::from_graph(generation, nodes, refs))
             .await
             .map_err(ApiError::internal)?;
+        let ordered = started.elapsed();
         let newest = ix.len().min(HOT_COMMITS);
         let mut bytes = 0;
         'render: for start in (0..newest).step_by(1_000) {
@@ -182,6 +308,14 @@ impl RepoIndex {
                 }
             }
         }
+        tracing::info!(
+            repo = %repo.name,
+            commits = ix.len(),
+            graph_read_ms = read.as_millis() as u64,
+            ordered_ms = ordered.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "index loaded"
+        );
         Ok(Arc::new(ix))
     }
 
@@ -381,9 +515,25 @@ pub struct Repos {
     pub config: GitConfig,
     indexes: Mutex<HashMap<i64, Arc<RepoIndex>>>,
     /// One refresh per repository at a time; concurrent callers wait for it (single flight).
-    refreshing: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    refreshing: Flights<i64>,
+    /// One load of a repository's index at a time.
+    loading: Flights<i64>,
     adhoc: Mutex<HashMap<String, AdHocEntry>>,
-    adhoc_flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    adhoc_flights: Flights<String>,
+}
+
+/// Per-key locks that make concurrent callers wait for one piece of work (single flight).
+type Flights<K> = Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>;
+
+/// The lock of `key` in `flights`. Locks nobody holds or awaits are dropped on the way, so
+/// the map stays as small as the work in progress (ad-hoc URLs are unbounded).
+fn flight_lock<K: Eq + std::hash::Hash + Clone>(
+    flights: &Flights<K>,
+    key: &K,
+) -> Arc<tokio::sync::Mutex<()>> {
+    let mut map = flights.lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|k, lock| k == key || Arc::strong_count(lock) > 1);
+    map.entry(key.clone()).or_default().clone()
 }
 
 /// Commits per store write while a first listing streams in.
@@ -452,6 +602,7 @@ impl Repos {
             config,
             indexes: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
             adhoc: Mutex::new(HashMap::new()),
             adhoc_flights: Mutex::new(HashMap::new()),
         }
@@ -475,7 +626,7 @@ impl Repos {
         Ok(checked)
     }
 
-    pub async fn add(&self, org: &OrgRecord, name: &str, url: &str) -> ApiResult<Repo> {
+    pub async fn add(self: &Arc<Self>, org: &OrgRecord, name: &str, url: &str) -> ApiResult<Repo> {
         evident_core::refs::check_name(name)?;
         self.check_url_resolved(url).await?;
         let repo = self
@@ -483,7 +634,16 @@ impl Repos {
             .create_repo(org, name, url, Timestamp::now())
             .await?;
         self.refresh(&repo).await?;
-        self.get(org, name).await
+        let record = self.record(org, name).await?;
+        // Whoever added it is about to read it: build the in-memory index now, off the
+        // request, so the first page (and later refreshes) find it ready.
+        let (this, warm) = (self.clone(), record.clone());
+        tokio::spawn(async move {
+            if let Err(e) = this.index(&warm).await {
+                tracing::warn!(repo = %warm.name, error = %e.message, "cannot build the index");
+            }
+        });
+        Ok(to_api(&record))
     }
 
     pub async fn get(&self, org: &OrgRecord, name: &str) -> ApiResult<Repo> {
@@ -518,7 +678,7 @@ impl Repos {
     /// Fetches what changed and indexes only new commits. A failure is recorded and returned;
     /// the previous mirror and index stay as they were.
     pub async fn refresh(&self, repo: &RepoRecord) -> ApiResult<()> {
-        let lock = self.flight(repo.id);
+        let lock = flight_lock(&self.refreshing, &repo.id);
         let _flight = lock.lock().await;
         match self.refresh_now(repo).await {
             Ok(()) => Ok(()),
@@ -536,20 +696,10 @@ impl Repos {
         }
     }
 
-    /// The lock that keeps one git operation at a time on a repository's mirror.
-    fn flight(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
-        self.refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(repo_id)
-            .or_default()
-            .clone()
-    }
-
     /// Lets git tidy the repository's mirror (see [`Mirror::maintain`]): fetches add a small
     /// pack or loose objects each time, which slow git down as they pile up.
     async fn maintain(&self, repo: &RepoRecord) {
-        let lock = self.flight(repo.id);
+        let lock = flight_lock(&self.refreshing, &repo.id);
         let _flight = lock.lock().await;
         let Ok(url) = self.config.policy.check(&repo.url) else {
             return;
@@ -667,9 +817,13 @@ impl Repos {
         };
         let refs: Vec<(String, String)> = refs.into_iter().map(|r| (r.name, r.sha)).collect();
         let commits: Vec<Commit> = new_commits;
-        self.store
+        let generation = self
+            .store
             .apply_refresh(repo.id, &refs, &commits, &removed, Timestamp::now())
             .await?;
+        if removed.is_empty() {
+            self.update_index(repo.id, generation, &commits, refs).await;
+        }
         tracing::info!(
             repo = %repo.name,
             new = commits.len(),
@@ -681,24 +835,71 @@ impl Repos {
         Ok(())
     }
 
-    /// The in-memory index of a repository, reloaded when the store's generation moved.
-    pub async fn index(&self, repo: &RepoRecord) -> ApiResult<Arc<RepoIndex>> {
-        if let Some(ix) = self
+    /// Brings the in-memory index, if any, up to `generation` by adding `new` commits, so
+    /// they can be served as soon as the refresh returns; when that is not possible the
+    /// next request reloads the index from the store.
+    async fn update_index(
+        &self,
+        repo_id: i64,
+        generation: i64,
+        new: &[Commit],
+        refs: Vec<(String, String)>,
+    ) {
+        let old = self
             .indexes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&repo.id)
-        {
-            if ix.generation == repo.generation {
-                return Ok(ix.clone());
-            }
+            .get(&repo_id)
+            .cloned();
+        let Some(old) = old else { return };
+        if old.generation == generation {
+            return; // Nothing changed.
+        }
+        let new = new.to_vec();
+        let updated = tokio::task::spawn_blocking(move || {
+            (old.generation + 1 == generation)
+                .then(|| old.with_new_commits(generation, new, refs))
+                .flatten()
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(ix) = updated {
+            self.indexes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(repo_id, Arc::new(ix));
+        }
+    }
+
+    /// The in-memory index of a repository, reloaded when the store's generation moved.
+    /// Concurrent requests share one load.
+    pub async fn index(&self, repo: &RepoRecord) -> ApiResult<Arc<RepoIndex>> {
+        if let Some(ix) = self.cached_index(repo) {
+            return Ok(ix);
+        }
+        let lock = flight_lock(&self.loading, &repo.id);
+        let _loading = lock.lock().await;
+        if let Some(ix) = self.cached_index(repo) {
+            return Ok(ix); // Loaded by the request this one waited for.
         }
         let ix = RepoIndex::load(self.store.as_ref(), repo).await?;
+        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = indexes.entry(repo.id).or_insert_with(|| ix.clone());
+        if slot.generation < ix.generation {
+            *slot = ix.clone();
+        }
+        Ok(ix)
+    }
+
+    /// The index in memory, if it is at least as new as `repo`.
+    fn cached_index(&self, repo: &RepoRecord) -> Option<Arc<RepoIndex>> {
         self.indexes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(repo.id, ix.clone());
-        Ok(ix)
+            .get(&repo.id)
+            .filter(|ix| ix.generation >= repo.generation)
+            .cloned()
     }
 
     /// The index of the tracked repository holding `sha`, if any.
@@ -817,13 +1018,7 @@ impl Repos {
         if let Some(ix) = self.adhoc_cached(&key) {
             return Ok(ix);
         }
-        let flight = self
-            .adhoc_flights
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
+        let flight = flight_lock(&self.adhoc_flights, &key);
         let _flight = flight.lock().await;
         if let Some(ix) = self.adhoc_cached(&key) {
             return Ok(ix);
@@ -933,5 +1128,93 @@ impl Repos {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evident_core::api::Signature;
+
+    /// A deterministic history: commit `i` has one or two earlier parents and time `t(i)`.
+    fn history(n: usize, t: impl Fn(usize) -> i64) -> Vec<Commit> {
+        let sha = |i: usize| format!("{:040x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15);
+        (0..n)
+            .map(|i| {
+                let mut parents = Vec::new();
+                if i > 0 {
+                    parents.push(sha(i - 1));
+                }
+                if i > 3 && i % 7 == 0 {
+                    parents.push(sha(i - 3));
+                }
+                let sig = Signature {
+                    name: format!("Dev {}", i % 5),
+                    email: "dev@example.com".into(),
+                    time: Timestamp::from_second(t(i)).unwrap(),
+                    offset_minutes: 60,
+                };
+                Commit {
+                    sha: sha(i),
+                    parents,
+                    author: sig.clone(),
+                    committer: sig,
+                    message: format!("change {i} | with: separators\n"),
+                    refs: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    fn refs(pairs: &[(&str, &Commit)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, c)| (name.to_string(), c.sha.clone()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn adding_pushed_commits_gives_the_index_a_full_rebuild_would() {
+        // Several commits per second, so ties are broken by sha as in a full ordering; the
+        // pushed ones (from 250 on) come a while later.
+        let all = history(300, |i| {
+            1_700_000_000 + (i as i64) / 3 + if i >= 250 { 1_000 } else { 0 }
+        });
+        let old = &all[..250];
+        let old_refs = refs(&[("refs/heads/main", &old[249]), ("refs/tags/v1", &old[100])]);
+        let before = RepoIndex::all_hot(old.to_vec(), old_refs).await.unwrap();
+        // A push: 50 newer commits, main moves, and a new tag lands on an old commit.
+        let new_refs = refs(&[
+            ("refs/heads/main", &all[299]),
+            ("refs/tags/v1", &all[100]),
+            ("refs/tags/v2", &all[240]),
+        ]);
+        let updated = before
+            .with_new_commits(7, all[250..].to_vec(), new_refs.clone())
+            .expect("the fast path applies to newer commits");
+        let rebuilt = RepoIndex::all_hot(all.clone(), new_refs).await.unwrap();
+        assert_eq!(updated.generation, 7);
+        assert_eq!(updated.shas, rebuilt.shas);
+        assert_eq!(updated.parents, rebuilt.parents);
+        assert_eq!(updated.by_sha, rebuilt.by_sha);
+        assert_eq!(updated.hot, rebuilt.hot, "JSON, refs included");
+        assert_eq!(updated.newest, rebuilt.newest);
+        let v2 = updated.resolve_exact(&all[240].sha).unwrap();
+        assert!(updated.hot[v2].contains("refs/tags/v2"));
+    }
+
+    #[tokio::test]
+    async fn commits_not_newer_than_the_index_are_left_to_a_reload() {
+        let all = history(20, |i| 1_700_000_000 + i as i64);
+        let before = RepoIndex::all_hot(all[..10].to_vec(), Vec::new())
+            .await
+            .unwrap();
+        let mut late = all[10].clone();
+        late.committer.time = all[9].committer.time;
+        assert!(before.with_new_commits(2, vec![late], Vec::new()).is_none());
+        // A commit the index already has is not new.
+        assert!(before
+            .with_new_commits(2, vec![all[3].clone()], Vec::new())
+            .is_none());
     }
 }

@@ -187,7 +187,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every tracked repository of every org, for the background refresher.
     async fn all_repos(&self) -> Result<Vec<(OrgRecord, RepoRecord)>>;
     async fn delete_repo(&self, org: &OrgRecord, name: &str, now: Timestamp) -> Result<()>;
-    /// Records a successful refresh: the new ref set, new commits, and commits no longer reachable.
+    /// Records a successful refresh: the new ref set, new commits, and commits no longer
+    /// reachable. Returns the repository's generation afterwards.
     async fn apply_refresh(
         &self,
         repo_id: i64,
@@ -195,7 +196,7 @@ pub trait Store: Send + Sync + 'static {
         new_commits: &[evident_core::api::Commit],
         removed: &[String],
         now: Timestamp,
-    ) -> Result<()>;
+    ) -> Result<i64>;
     /// Adds commits to the index ahead of [`Store::apply_refresh`], so a large first listing
     /// can be stored in batches as git produces it.
     async fn insert_commits(

@@ -408,7 +408,7 @@ impl Store for SqliteStore {
         new_commits: &[evident_core::api::Commit],
         removed: &[String],
         now: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         repos::apply_refresh(&self.writer, repo_id, refs, new_commits, removed, now).await
     }
     async fn insert_commits(

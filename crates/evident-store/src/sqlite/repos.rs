@@ -178,7 +178,7 @@ pub async fn apply_refresh(
     new_commits: &[Commit],
     removed: &[String],
     now: Timestamp,
-) -> Result<()> {
+) -> Result<i64> {
     let mut tx = db.begin().await?;
     insert_commits_in(&mut tx, repo_id, new_commits).await?;
     if !removed.is_empty() {
@@ -190,34 +190,45 @@ pub async fn apply_refresh(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("DELETE FROM repo_refs WHERE repo_id = ?")
+    let mut sorted_refs = refs.to_vec();
+    sorted_refs.sort();
+    let old_refs: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, sha FROM repo_refs WHERE repo_id = ? ORDER BY name")
+            .bind(repo_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let refs_changed = old_refs != sorted_refs;
+    if refs_changed {
+        sqlx::query("DELETE FROM repo_refs WHERE repo_id = ?")
+            .bind(repo_id)
+            .execute(&mut *tx)
+            .await?;
+        let refs_json: Vec<serde_json::Value> = refs.iter().map(|(n, s)| json!([n, s])).collect();
+        sqlx::query(
+            "INSERT INTO repo_refs (repo_id, name, sha) SELECT ?, value->>0, value->>1 FROM json_each(?)",
+        )
         .bind(repo_id)
+        .bind(serde_json::Value::Array(refs_json).to_string())
         .execute(&mut *tx)
         .await?;
-    let refs_json: Vec<serde_json::Value> = refs.iter().map(|(n, s)| json!([n, s])).collect();
-    sqlx::query(
-        "INSERT INTO repo_refs (repo_id, name, sha) SELECT ?, value->>0, value->>1 FROM json_each(?)",
-    )
-    .bind(repo_id)
-    .bind(serde_json::Value::Array(refs_json).to_string())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
+    }
+    let generation: i64 = sqlx::query_scalar(
         "UPDATE repos SET last_refresh_at = ?, last_refresh_ok = 1, last_error = NULL,
              generation = generation + ?,
              commit_count = (SELECT COUNT(*) FROM repo_commits WHERE repo_id = repos.id)
                  - (SELECT COUNT(*) FROM repo_commits WHERE repo_id = repos.id AND reachable = 0)
-         WHERE id = ?",
+         WHERE id = ? RETURNING generation",
     )
     .bind(to_millis(now))
+    // Caches of the index reload when this moves, so only a change moves it.
     .bind(i64::from(
-        !new_commits.is_empty() || !removed.is_empty() || !refs.is_empty(),
+        !new_commits.is_empty() || !removed.is_empty() || refs_changed,
     ))
     .bind(repo_id)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(generation)
 }
 
 pub async fn refresh_failed(
