@@ -39,7 +39,7 @@ echo "git log --all (all fields):       ${t_log}s"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 host=http://127.0.0.1:$port
-EVIDENT_BOOTSTRAP_TOKEN=$TOKEN EVIDENT_LOG=${EVIDENT_LOG:-warn} "$target/release/evident" server \
+EVIDENT_BOOTSTRAP_TOKEN=$TOKEN EVIDENT_LOG=${EVIDENT_LOG:-info} "$target/release/evident" server \
   --db "sqlite://$work/evident.db" --bind "127.0.0.1:$port" --mirrors-dir "$work/mirrors" \
   --git-allow-file --refresh-interval 0 >/dev/null 2>"$work/server.log" &
 server=$!
@@ -50,6 +50,12 @@ t_add=$(seconds curl -sf "${auth[@]}" -d "{\"name\":\"r\",\"url\":\"file://$work
 echo "evident repo add (clone+index):   ${t_add}s"
 count=$(curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commits"])')
 echo "indexed commits:                  $count"
+# The server logs how long the clone took within the add; the rest is listing and storing.
+grep -m1 "refreshed" "$work/server.log" | sed -E 's/.*clone_or_open_ms=([0-9]+) total_ms=([0-9]+).*/\1 \2/' |
+  while read -r clone total; do
+    echo "  of which clone (commits only):  $(echo "scale=3; $clone/1000" | bc)s"
+    echo "  of which list + store:          $(echo "scale=3; ($total-$clone)/1000" | bc)s (git log: ${t_log}s)"
+  done
 echo "first page after the add:         $(seconds curl -sf "${auth[@]}" "$host/api/v1/orgs/bench/repos/r/commits?per_page=10")s"
 
 # Ten new commits on the main branch, as a push would bring.
@@ -73,4 +79,3 @@ echo "100-commit page:                  $(stat -c %s "$work/page.json") bytes"
 wrk -t2 -c16 -d10s -H "Authorization: Bearer $TOKEN" "$url" | grep -E 'Requests/sec|Latency|Non-2xx' || true
 echo "server RSS after the load:        $(grep VmRSS /proc/$server/status | awk '{print $2/1024 " MB"}')"
 echo "server peak RSS (incl. indexing): $(grep VmHWM /proc/$server/status | awk '{print $2/1024 " MB"}')"
-grep -h "refreshed" "$work/server.log" | sed "s/^.*refreshed/refreshed/" || true

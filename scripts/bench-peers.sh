@@ -22,6 +22,8 @@ cargo build -q --release -p evident
 cargo build -q --release -p evident-git --example genrepo
 target=${CARGO_TARGET_DIR:-target}
 "$target/release/examples/genrepo" --tame "$work/r.git" "$N" >/dev/null
+# Serve partial clones as GitHub and GitLab do (P1 clones everything either way).
+git -C "$work/r.git" config uploadpack.allowFilter true
 total=$(git -C "$work/r.git" rev-list --all | wc -l)
 echo "repository: $total commits reachable from branches and tags ($(git -C "$work/r.git" rev-list HEAD | wc -l) from HEAD)"
 pip install -q --disable-pip-version-check --target "$work/py" prometheus-client==0.7.1 2>/dev/null
