@@ -26,7 +26,8 @@ thread_local! {
 /// name, no mode). A symbolic link is followed, as Kosli's `FileSha256` does.
 ///
 /// The file is streamed through a 1 MiB buffer (4 of them, for a large file read on a
-/// second thread), so memory use does not grow with its size. Directories, FIFOs, sockets and devices are refused with a clear error.
+/// second thread), so memory use does not grow with its size. Directories, FIFOs, sockets
+/// and devices are refused with a clear error.
 pub fn file_digest(path: impl AsRef<Path>) -> Result<String> {
     file_digest_with_progress(path, None)
 }
