@@ -736,7 +736,10 @@ impl Repos {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let (refs, new_commits, removed) = if mirror.was_cloned() || known.is_empty() {
+        // A full listing stores its commits as they come, so only an incremental refresh
+        // knows exactly which commits are new.
+        let full_listing = mirror.was_cloned() || known.is_empty();
+        let (refs, new_commits, removed) = if full_listing {
             // A fresh mirror: list everything, storing it in batches as git produces it so
             // a large history is never held in memory whole. Whatever the index had that is
             // not listed now is no longer reachable.
@@ -821,7 +824,7 @@ impl Repos {
             .store
             .apply_refresh(repo.id, &refs, &commits, &removed, Timestamp::now())
             .await?;
-        if removed.is_empty() {
+        if !full_listing && removed.is_empty() {
             self.update_index(repo.id, generation, &commits, refs).await;
         }
         tracing::info!(

@@ -151,6 +151,28 @@ async fn background_refresher_picks_up_new_commits_and_keeps_the_mirror_tidy() {
     assert_eq!(repos[0].last_refresh, "ok");
 }
 
+#[tokio::test]
+async fn a_lost_mirror_is_cloned_again_and_the_index_serves_what_it_lists() {
+    let src = tempfile::tempdir().unwrap();
+    hostile_repo(src.path());
+    let app = app_allowing_file();
+    app.org("o", Visibility::Public).await;
+    let c = app.admin();
+    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
+        .await
+        .unwrap();
+    let before = all_commits(&app, "svc").await.len();
+    // The mirror is a cache: losing it costs a clone, never commits.
+    std::fs::remove_dir_all(app.dir.path().join("mirrors")).unwrap();
+    commit(src.path(), "pushed while the mirror was gone");
+    c.refresh_repo("o", "svc").await.unwrap();
+    let after = all_commits(&app, "svc").await;
+    assert_eq!(after.len(), before + 1);
+    assert!(after
+        .iter()
+        .any(|c| c.message == "pushed while the mirror was gone\n"));
+}
+
 async fn all_commits(app: &TestApp, repo: &str) -> Vec<evident_core::api::Commit> {
     let page = app.admin().commits("o", repo, 1, 1000, None).await.unwrap();
     page.commits
