@@ -71,6 +71,15 @@ pub const HOT_COMMITS: usize = 10_000;
 /// ...unless their JSON passes this size first (long messages), to keep memory bounded.
 pub const HOT_BYTES: usize = 8 << 20;
 
+/// sha → names of the refs pointing at it.
+fn names_by_sha(refs: &[(String, String)]) -> HashMap<String, Vec<String>> {
+    let mut names: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, sha) in refs {
+        names.entry(sha.clone()).or_default().push(name.clone());
+    }
+    names
+}
+
 /// One commit of the graph: sha, parents, committer time.
 type Node = (String, Vec<String>, i64);
 
@@ -113,18 +122,14 @@ impl RepoIndex {
         }
         let mut by_sha: Vec<u32> = (0..n as u32).collect();
         by_sha.sort_by(|&a, &b| out_shas[a as usize].cmp(&out_shas[b as usize]));
-        let mut ref_names: HashMap<String, Vec<String>> = HashMap::new();
-        for (name, sha) in &refs {
-            ref_names.entry(sha.clone()).or_default().push(name.clone());
-        }
         Self {
             generation,
+            ref_names: names_by_sha(&refs),
             shas: out_shas,
             parents: out_parents,
             hot: Vec::new(),
             by_sha,
             refs,
-            ref_names,
             newest,
         }
     }
@@ -189,23 +194,26 @@ impl RepoIndex {
                 .iter()
                 .map(|ps| ps.iter().map(|&p| shift(p)).collect()),
         );
-        let mut by_sha: Vec<u32> = self.by_sha.iter().map(|&p| shift(p)).collect();
-        for pos in 0..k as u32 {
-            let at = by_sha.partition_point(|&i| shas[i as usize] < shas[pos as usize]);
-            by_sha.insert(at, pos);
+        // Both lists sorted by sha, merged in one pass.
+        let mut added: Vec<u32> = (0..k as u32).collect();
+        added.sort_by(|&a, &b| shas[a as usize].cmp(&shas[b as usize]));
+        let mut added = added.into_iter().peekable();
+        let mut by_sha = Vec::with_capacity(shas.len());
+        for old in self.by_sha.iter().map(|&p| shift(p)) {
+            while let Some(new) = added.next_if(|&n| shas[n as usize] < shas[old as usize]) {
+                by_sha.push(new);
+            }
+            by_sha.push(old);
         }
-        let mut ref_names: HashMap<String, Vec<String>> = HashMap::new();
-        for (name, sha) in &refs {
-            ref_names.entry(sha.clone()).or_default().push(name.clone());
-        }
+        by_sha.extend(added);
         let mut ix = Self {
             generation,
             shas,
             parents,
             hot: Vec::new(),
             by_sha,
+            ref_names: names_by_sha(&refs),
             refs,
-            ref_names,
             newest: new
                 .iter()
                 .map(|c| c.committer.time.as_second())
@@ -239,13 +247,17 @@ impl RepoIndex {
 
     /// The position of the commit with exactly this full sha.
     fn resolve_exact(&self, sha: &str) -> Option<usize> {
-        let at = self
-            .by_sha
-            .partition_point(|&i| *self.shas[i as usize] < *sha);
+        let at = self.first_sha_at_or_after(sha);
         self.by_sha
             .get(at)
             .map(|&i| i as usize)
             .filter(|&i| *self.shas[i] == *sha)
+    }
+
+    /// Where `sha` (or a prefix) is or would be in [`RepoIndex::by_sha`].
+    fn first_sha_at_or_after(&self, sha: &str) -> usize {
+        self.by_sha
+            .partition_point(|&i| *self.shas[i as usize] < *sha)
     }
 
     /// Sets a commit's refs and renders it.
@@ -425,9 +437,7 @@ impl RepoIndex {
             )));
         }
         let prefix = prefix.to_ascii_lowercase();
-        let start = self
-            .by_sha
-            .partition_point(|&i| *self.shas[i as usize] < *prefix);
+        let start = self.first_sha_at_or_after(&prefix);
         let matching: Vec<usize> = self.by_sha[start..]
             .iter()
             .take(2)
