@@ -256,8 +256,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes as f64 / 1e6
     );
     let labels = [
-        "evident list_commits, split across cores  ",
-        "evident list_commits, one git log         ",
+        "evident list_commits, decoded on all cores",
+        "evident list_commits, one decoding thread ",
         "git log -z, same 9 fields, on the mirror  ",
         "git log --all --format=%H%x00%an%x00%ad%x00%s, mirror",
         "git log --all --format=%H%x00%an%x00%ad%x00%s, source",

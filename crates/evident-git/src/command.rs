@@ -31,10 +31,8 @@ pub struct GitOptions {
     pub commits_only: bool,
     /// The git program.
     pub git_program: PathBuf,
-    /// How many git processes may share one large listing; 0 means one per CPU, at most 4.
+    /// How many threads decode one large listing; 0 means one per CPU, at most 4.
     pub list_workers: usize,
-    /// Listings of at least this many commits are split across `list_workers` processes.
-    pub list_split_min: usize,
     /// Receives git's transfer progress during clones and fetches (e.g. for a progress
     /// bar); `None` lets git stay quiet.
     pub progress: Option<crate::progress::ProgressSink>,
@@ -48,7 +46,6 @@ impl Default for GitOptions {
             commits_only: true,
             git_program: PathBuf::from("git"),
             list_workers: 0,
-            list_split_min: 20_000,
             progress: None,
         }
     }
@@ -69,19 +66,7 @@ const STDERR_TAIL: usize = 8 * 1024;
 /// Build a hardened `git` command. `network` is the transport a clone or fetch may use;
 /// `None` forbids every transport.
 pub(crate) fn git(opts: &GitOptions, dir: Option<&Path>, network: Option<Transport>) -> Command {
-    let mut cmd = Command::from(git_std(opts, dir, network));
-    cmd.kill_on_drop(true);
-    cmd
-}
-
-/// [`git`] as a `std` command, for blocking readers (see the `listing` module).
-pub(crate) fn git_std(
-    opts: &GitOptions,
-    dir: Option<&Path>,
-    network: Option<Transport>,
-) -> std::process::Command {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(&opts.git_program);
+    let mut cmd = Command::new(&opts.git_program);
     for (key, _) in std::env::vars_os() {
         if let Some(k) = key.to_str() {
             if k.starts_with("GIT_") && !KEPT_GIT_VARS.contains(&k) {
@@ -133,7 +118,8 @@ pub(crate) fn git_std(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0);
+        .process_group(0)
+        .kill_on_drop(true);
     cmd
 }
 
@@ -144,13 +130,10 @@ pub(crate) struct GroupGuard {
 }
 
 impl GroupGuard {
+    /// Guard the group led by `child` (git runs as a group leader).
     pub(crate) fn new(child: &Child) -> Self {
-        GroupGuard::for_pid(child.id())
-    }
-
-    /// Guard the group led by process `pid` (git runs as a group leader).
-    pub(crate) fn for_pid(pid: Option<u32>) -> Self {
-        let pgid = pid
+        let pgid = child
+            .id()
             .and_then(|id| i32::try_from(id).ok())
             .and_then(rustix::process::Pid::from_raw);
         GroupGuard { pgid }
@@ -317,27 +300,6 @@ async fn read_all<R: AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
         let _ = p.read_to_end(&mut out).await;
     }
     out
-}
-
-/// Blocking [`read_tail`], for threads.
-pub(crate) fn read_tail_blocking(mut pipe: impl std::io::Read, max: usize) -> Vec<u8> {
-    let mut tail = Vec::new();
-    let mut buf = vec![0u8; 8192];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 2 * max {
-                    tail.drain(..tail.len() - max);
-                }
-            }
-        }
-    }
-    if tail.len() > max {
-        tail.drain(..tail.len() - max);
-    }
-    tail
 }
 
 /// Keep only the last `max` bytes: a hostile server can print progress forever.

@@ -5,7 +5,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::parse::ParseError;
 use crate::policy::PolicyError;
 
 /// What went wrong running git or managing a mirror.
@@ -54,6 +53,9 @@ pub enum GitError {
         /// The end of git's standard error, credentials redacted.
         stderr: String,
     },
+    /// The mirror's object database could not be read (a corrupt or half-written mirror).
+    #[error("could not read commits from the mirror {0}")]
+    Objects(String),
     /// git's output could not be parsed.
     #[error(transparent)]
     Parse(#[from] ParseError),
@@ -76,6 +78,11 @@ pub enum GitError {
     #[error("not a full commit sha: '{0}'")]
     InvalidSha(String),
 }
+
+/// git's output did not have the expected shape (a git bug or a different output format).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected git output: {0}")]
+pub struct ParseError(pub String);
 
 /// Why git failed, read from its (C-locale) error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -475,7 +475,7 @@ fn parse_show_ref(out: &[u8]) -> Result<Vec<Ref>, GitError> {
             continue;
         };
         if !is_full_sha(sha) {
-            return Err(crate::parse::ParseError(format!("bad show-ref line {line:?}")).into());
+            return Err(crate::error::ParseError(format!("bad show-ref line {line:?}")).into());
         }
         if let Some(base) = name.strip_suffix("^{}") {
             if let Some(&i) = index.get(base) {

@@ -778,32 +778,25 @@ impl Repos {
                 Ok::<_, evident_store::StoreError>(listed)
             });
             let listing = mirror
-                .for_each_commit(
-                    &LogQuery {
-                        any_order: true,
-                        ..LogQuery::default()
-                    },
-                    |c| {
-                        use tokio::sync::mpsc::error::TrySendError;
-                        match tx.try_send(convert(c)) {
-                            Ok(()) => std::ops::ControlFlow::Continue(()),
-                            // Full: wait for the writer on this worker, telling the runtime it blocks.
-                            Err(TrySendError::Full(c)) => {
-                                let handle = tokio::runtime::Handle::current();
-                                let sent = tokio::task::block_in_place(|| {
-                                    handle.block_on(tx.send(c)).is_ok()
-                                });
-                                if sent {
-                                    std::ops::ControlFlow::Continue(())
-                                } else {
-                                    std::ops::ControlFlow::Break(())
-                                }
+                .for_each_commit(&LogQuery::default(), |c| {
+                    use tokio::sync::mpsc::error::TrySendError;
+                    match tx.try_send(convert(c)) {
+                        Ok(()) => std::ops::ControlFlow::Continue(()),
+                        // Full: wait for the writer on this worker, telling the runtime it blocks.
+                        Err(TrySendError::Full(c)) => {
+                            let handle = tokio::runtime::Handle::current();
+                            let sent =
+                                tokio::task::block_in_place(|| handle.block_on(tx.send(c)).is_ok());
+                            if sent {
+                                std::ops::ControlFlow::Continue(())
+                            } else {
+                                std::ops::ControlFlow::Break(())
                             }
-                            // The writer stopped on a store error, reported below.
-                            Err(TrySendError::Closed(_)) => std::ops::ControlFlow::Break(()),
                         }
-                    },
-                )
+                        // The writer stopped on a store error, reported below.
+                        Err(TrySendError::Closed(_)) => std::ops::ControlFlow::Break(()),
+                    }
+                })
                 .await;
             drop(tx);
             let listed = writer.await??;
@@ -828,6 +821,7 @@ impl Repos {
                 r.removed,
             )
         };
+        let listed = started.elapsed();
         let refs: Vec<(String, String)> = refs.into_iter().map(|r| (r.name, r.sha)).collect();
         let commits: Vec<Commit> = new_commits;
         let generation = self
@@ -842,6 +836,7 @@ impl Repos {
             new = commits.len(),
             removed = removed.len(),
             clone_or_open_ms = fetched.as_millis() as u64,
+            listed_ms = listed.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "refreshed"
         );
@@ -1010,8 +1005,9 @@ impl Repos {
             if !containing.contains(&i) {
                 continue;
             }
+            // Reports in the same instant keep their report order (ids only grow).
             match first.get(&a.pipeline) {
-                Some(f) if f.created_at <= a.created_at => {}
+                Some(f) if (f.created_at, f.id) <= (a.created_at, a.id) => {}
                 _ => {
                     first.insert(a.pipeline.clone(), a);
                 }
