@@ -8,7 +8,9 @@ use std::path::Path;
 use crate::command::{self, git, GitOptions, Limits};
 use crate::commit::{is_full_sha, Commit, Ref};
 use crate::error::{GitError, ParseError};
+use crate::mirror::write_commit_graph;
 use crate::objects::Objects;
+use gix_hash::ObjectId;
 
 /// Which commits to list. The default lists every commit reachable from any branch or tag.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +24,9 @@ pub struct LogQuery {
     /// Leave out commits reachable from these commits (e.g. previously indexed ref tips).
     /// Shas the mirror does not have are ignored.
     pub exclude: Vec<String>,
+    /// Commits may come in any order (e.g. to store them). A whole listing of a fresh clone
+    /// then reads the object database as it is, without walking the history first.
+    pub any_order: bool,
 }
 
 /// Hands commits to the caller: applies `since` and `limit`, attaches ref names.
@@ -59,15 +64,19 @@ impl<F: FnMut(Commit) -> ControlFlow<()>> Sink<'_, F> {
 }
 
 /// List the commits `query` selects from the mirror in `dir`, whose refs are `refs`.
+/// `fresh_clone` says every object the mirror holds came with the clone, so all of them
+/// are reachable from its refs.
 ///
-/// `git rev-list` orders the commits; blocking threads decode them ([`Objects`]) and hand
-/// them over in chunks; when the caller stops (early stop, error, or the future being
+/// `git rev-list` orders the commits (or, for an any-order listing of a fresh clone, the
+/// object database is simply read whole); blocking threads decode them ([`Objects`]) and
+/// hand them over in chunks; when the caller stops (early stop, error, or the future being
 /// dropped) they stop after the chunk at hand.
 pub(crate) async fn stream_commits(
     opts: &GitOptions,
     dir: &Path,
     query: &LogQuery,
     refs: &[Ref],
+    fresh_clone: bool,
     visit: impl FnMut(Commit) -> ControlFlow<()>,
 ) -> Result<usize, GitError> {
     if query.limit == Some(0) || refs.is_empty() {
@@ -80,21 +89,38 @@ pub(crate) async fn stream_commits(
             .or_default()
             .push(r.name.clone());
     }
-    let start = match &query.branch {
-        Some(name) => Some(resolve_ref(refs, name)?.sha.clone()),
-        None => None,
+    let everything = LogQuery {
+        any_order: true,
+        ..LogQuery::default()
     };
-    let exclude = validated_shas(&query.exclude)?;
-    // With `since` the limit counts only commits that pass it, so git cannot stop early.
-    let limit = query.limit.filter(|_| query.since.is_none());
-    let shas = rev_list(opts, dir, start.as_deref(), &exclude, limit).await?;
+    let ordered = if fresh_clone && *query == everything {
+        // No walk needed: the clone brought exactly the commits its refs reach.
+        None
+    } else {
+        let start = match &query.branch {
+            Some(name) => Some(resolve_ref(refs, name)?.sha.clone()),
+            None => None,
+        };
+        let exclude = validated_shas(&query.exclude)?;
+        // With `since` the limit counts only commits that pass it: git cannot stop early.
+        let limit = query.limit.filter(|_| query.since.is_none());
+        if exclude.is_empty() && limit.is_none() && !has_commit_graph(dir) {
+            // A whole-history walk costs ~6x more without the graph than writing it does.
+            write_commit_graph(dir, opts).await;
+        }
+        Some(rev_list(opts, dir, start.as_deref(), &exclude, limit).await?)
+    };
+    let kind = Objects::hash_kind(refs[0].sha.len());
     let workers = workers(opts);
     let dir = dir.to_path_buf();
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
-        let sha_len = shas.first().map_or(40, String::len);
-        let decoded = Objects::open(&dir, sha_len).and_then(|objects| {
-            objects.decode(&shas, workers, |chunk| tx.blocking_send(Ok(chunk)).is_ok())
+        let decoded = Objects::open(&dir, kind).and_then(|objects| {
+            let ids = match ordered {
+                Some(shas) => parse_ids(&shas)?,
+                None => objects.all_commits()?,
+            };
+            objects.decode(&ids, workers, |chunk| tx.blocking_send(Ok(chunk)).is_ok())
         });
         if let Err(e) = decoded {
             let _ = tx.blocking_send(Err(e));
@@ -116,6 +142,21 @@ pub(crate) async fn stream_commits(
         }
     }
     Ok(sink.count)
+}
+
+fn parse_ids(shas: &[String]) -> Result<Vec<ObjectId>, GitError> {
+    shas.iter()
+        .map(|s| ObjectId::from_hex(s.as_bytes()).map_err(|_| GitError::InvalidSha(s.clone())))
+        .collect()
+}
+
+fn has_commit_graph(dir: &Path) -> bool {
+    let info = dir.join("objects").join("info");
+    info.join("commit-graph").is_file()
+        || info
+            .join("commit-graphs")
+            .join("commit-graph-chain")
+            .is_file()
 }
 
 /// The shas `git log` would list, in its order, without loading the commits.

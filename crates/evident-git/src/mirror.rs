@@ -319,7 +319,7 @@ impl Mirror {
         refs: &[Ref],
     ) -> Result<Vec<Commit>, GitError> {
         let mut out = Vec::new();
-        stream_commits(&self.opts, &self.dir, query, refs, |c| {
+        stream_commits(&self.opts, &self.dir, query, refs, self.cloned, |c| {
             out.push(c);
             ControlFlow::Continue(())
         })
@@ -335,7 +335,7 @@ impl Mirror {
         visit: impl FnMut(Commit) -> ControlFlow<()>,
     ) -> Result<usize, GitError> {
         let refs = self.refs().await?;
-        stream_commits(&self.opts, &self.dir, query, &refs, visit).await
+        stream_commits(&self.opts, &self.dir, query, &refs, self.cloned, visit).await
     }
 
     /// Commits reachable from `old_tips` that no branch or tag reaches now.
@@ -368,6 +368,14 @@ impl Mirror {
             .filter(|l| is_full_sha(l))
             .map(str::to_string)
             .collect())
+    }
+
+    /// Write (or extend) the mirror's commit-graph, which ordered listings and refreshes walk
+    /// with. A clone does not write one, so that indexing a new mirror (which needs no walk)
+    /// is not delayed by it: call this afterwards, e.g. in the background. Failures are
+    /// logged, as they only cost speed.
+    pub async fn write_commit_graph(&self) {
+        write_commit_graph(&self.dir, &self.opts).await;
     }
 
     /// Let git tidy the mirror (`git gc --auto`: pack loose objects, merge packs) under the
@@ -417,7 +425,6 @@ async fn clone_to(temp: &Path, url: &CheckedUrl, opts: &GitOptions) -> Result<()
             limit: opts.max_size_bytes,
         });
     }
-    write_commit_graph(temp, opts).await;
     tokio::fs::write(temp.join(MARKER), format!("{}\n", url.key()))
         .await
         .map_err(|e| GitError::io(format!("writing {}", temp.display()), e))
@@ -446,7 +453,7 @@ async fn remove_stale_clones(root: &Path, name: &str) {
 /// Add the new commits to the mirror's commit-graph (a chain of small layers that git
 /// merges as it grows). The graph makes walks ~8x cheaper, which fast listings rely on; a
 /// failure only costs speed, so it is logged, not returned.
-async fn write_commit_graph(dir: &Path, opts: &GitOptions) {
+pub(crate) async fn write_commit_graph(dir: &Path, opts: &GitOptions) {
     let mut cmd = git(opts, Some(dir), None);
     cmd.args([
         "commit-graph",

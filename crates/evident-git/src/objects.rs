@@ -34,13 +34,17 @@ pub(crate) struct Objects {
 }
 
 impl Objects {
-    /// Open the object database of the bare repository in `dir`, whose object names are
-    /// `sha_len` hex digits long (40, or 64 in a SHA-256 repository).
-    pub(crate) fn open(dir: &Path, sha_len: usize) -> Result<Self, GitError> {
-        let kind = match sha_len {
+    /// The hash of a repository whose object names are `sha_len` hex digits long (40, or 64
+    /// in a SHA-256 repository).
+    pub(crate) fn hash_kind(sha_len: usize) -> gix_hash::Kind {
+        match sha_len {
             64 => gix_hash::Kind::Sha256,
             _ => gix_hash::Kind::Sha1,
-        };
+        }
+    }
+
+    /// Open the object database of the bare repository in `dir`.
+    pub(crate) fn open(dir: &Path, kind: gix_hash::Kind) -> Result<Self, GitError> {
         let store = gix_odb::Store::at_opts(
             dir.join("objects"),
             kind,
@@ -53,17 +57,37 @@ impl Objects {
         })
     }
 
-    /// Decode the commits named by `shas` with up to `workers` threads and hand them to
-    /// `emit` in order, one chunk at a time, until it returns false.
+    /// Every commit the database holds (packs, then loose objects), each once, in no
+    /// particular order. Only the object headers are read, not the objects.
+    pub(crate) fn all_commits(&self) -> Result<Vec<ObjectId>, GitError> {
+        use gix_odb::Header;
+        let odb = self.store.to_handle_arc();
+        let fail = |e: &dyn std::fmt::Display| odb_error(self.store.path(), e);
+        let mut ids = Vec::new();
+        for id in odb.iter().map_err(|e| fail(&e))? {
+            let id = id.map_err(|e| fail(&e))?;
+            let header = odb.try_header(&id).map_err(|e| fail(&e))?;
+            if header.is_some_and(|h| h.kind() == gix_object::Kind::Commit) {
+                ids.push(id);
+            }
+        }
+        // An object in two packs (or packed and loose) is listed twice.
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Decode the commits `ids` with up to `workers` threads and hand them to `emit` in
+    /// order, one chunk at a time, until it returns false.
     pub(crate) fn decode(
         &self,
-        shas: &[String],
+        ids: &[ObjectId],
         workers: usize,
         mut emit: impl FnMut(Vec<Commit>) -> bool,
     ) -> Result<(), GitError> {
         let workers = workers.max(1);
-        let chunk = shas.len().div_ceil(workers).clamp(MIN_CHUNK, CHUNK);
-        for wave in shas.chunks(chunk * workers) {
+        let chunk = ids.len().div_ceil(workers).clamp(MIN_CHUNK, CHUNK);
+        for wave in ids.chunks(chunk * workers) {
             let parts: Vec<Result<Vec<Commit>, GitError>> = if wave.len() <= chunk {
                 vec![self.decode_chunk(wave)]
             } else {
@@ -87,19 +111,17 @@ impl Objects {
         Ok(())
     }
 
-    fn decode_chunk(&self, shas: &[String]) -> Result<Vec<Commit>, GitError> {
+    fn decode_chunk(&self, ids: &[ObjectId]) -> Result<Vec<Commit>, GitError> {
         let odb = gix_odb::Cache::from(self.store.to_handle_arc());
         let mut buf = Vec::new();
-        shas.iter()
-            .map(|sha| {
-                let id = ObjectId::from_hex(sha.as_bytes())
-                    .map_err(|_| GitError::InvalidSha(sha.clone()))?;
+        ids.iter()
+            .map(|id| {
                 let data = odb
                     .try_find(&id, &mut buf)
                     .map_err(|e| odb_error(self.store.path(), e))?
                     .filter(|d| d.kind == gix_object::Kind::Commit)
-                    .ok_or_else(|| odb_error(self.store.path(), format!("no commit {sha}")))?;
-                Ok(parse_commit(sha, data.data))
+                    .ok_or_else(|| odb_error(self.store.path(), format!("no commit {id}")))?;
+                Ok(parse_commit(&id.to_string(), data.data))
             })
             .collect()
     }

@@ -777,8 +777,13 @@ impl Repos {
                 store.insert_commits(repo_id, &batch).await?;
                 Ok::<_, evident_store::StoreError>(listed)
             });
+            // Stored as they come: on a fresh clone the object database is read as it is.
+            let everything = LogQuery {
+                any_order: true,
+                ..LogQuery::default()
+            };
             let listing = mirror
-                .for_each_commit(&LogQuery::default(), |c| {
+                .for_each_commit(&everything, |c| {
                     use tokio::sync::mpsc::error::TrySendError;
                     match tx.try_send(convert(c)) {
                         Ok(()) => std::ops::ControlFlow::Continue(()),
@@ -801,6 +806,12 @@ impl Repos {
             drop(tx);
             let listed = writer.await??;
             listing?;
+            if mirror.was_cloned() {
+                // Later refreshes walk the history: give them the commit-graph, without
+                // making this first index wait for it.
+                let mirror = mirror.clone();
+                tokio::spawn(async move { mirror.write_commit_graph().await });
+            }
             let removed: Vec<String> = if known.is_empty() {
                 Vec::new()
             } else {

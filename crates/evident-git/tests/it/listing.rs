@@ -182,6 +182,56 @@ async fn every_decoding_parallelism_gives_the_same_answer() {
     );
 }
 
+/// Sorted by sha, to compare listings that come in different orders.
+fn by_sha(mut commits: Vec<Commit>) -> Vec<Commit> {
+    commits.sort_by(|a, b| a.sha.cmp(&b.sha));
+    commits
+}
+
+#[tokio::test]
+async fn any_order_listing_of_a_fresh_clone_reads_the_object_database_whole() {
+    let repo = hostile_repo();
+    let (_tmp, fresh) = mirror_of(&repo, &support::options()).await;
+    assert!(fresh.was_cloned());
+    let graph = fresh
+        .dir()
+        .join("objects/info/commit-graphs/commit-graph-chain");
+    let any_order = LogQuery {
+        any_order: true,
+        ..LogQuery::default()
+    };
+    let scanned = by_sha(fresh.list_commits(&any_order).await.unwrap());
+    assert!(!graph.exists(), "no walk, so no commit-graph needed");
+    assert_matches_oracle(&repo, &scanned);
+
+    // An existing mirror may hold commits no ref reaches any more (a force-push): the same
+    // query walks from the refs instead.
+    repo.git(&["branch", "doomed", "main"]);
+    repo.git(&["checkout", "-q", "doomed"]);
+    let doomed = repo.commit("only on a branch about to be deleted\n");
+    let m = Mirror::open(
+        fresh.dir().parent().unwrap(),
+        &repo.url(),
+        &support::options(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    m.fetch().await.unwrap();
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["branch", "-q", "-D", "doomed"]);
+    m.fetch().await.unwrap();
+    let walked = by_sha(m.list_commits(&any_order).await.unwrap());
+    assert!(
+        !walked.iter().any(|c| c.sha == doomed),
+        "unreachable commit left out"
+    );
+    assert_matches_oracle(&repo, &walked);
+    // A whole ordered listing writes the commit-graph it walks with, once.
+    m.list_commits(&LogQuery::default()).await.unwrap();
+    assert!(graph.exists());
+}
+
 #[tokio::test]
 async fn full_clone_without_commit_filter_lists_the_same() {
     let repo = hostile_repo();
@@ -191,8 +241,16 @@ async fn full_clone_without_commit_filter_lists_the_same() {
         ..support::options()
     };
     let (_tmp, mirror) = mirror_of(&repo, &opts).await;
+    // Trees and blobs are in this mirror too: the whole-database read skips them.
+    let any_order = LogQuery {
+        any_order: true,
+        ..LogQuery::default()
+    };
+    let scanned = by_sha(mirror.list_commits(&any_order).await.unwrap());
+    assert_matches_oracle(&repo, &scanned);
     let commits = mirror.list_commits(&LogQuery::default()).await.unwrap();
     assert_matches_oracle(&repo, &commits);
+    assert_eq!(by_sha(commits), scanned);
 }
 
 #[tokio::test]
