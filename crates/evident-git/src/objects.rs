@@ -117,7 +117,7 @@ impl Objects {
         ids.iter()
             .map(|id| {
                 let data = odb
-                    .try_find(&id, &mut buf)
+                    .try_find(id, &mut buf)
                     .map_err(|e| odb_error(self.store.path(), e))?
                     .filter(|d| d.kind == gix_object::Kind::Commit)
                     .ok_or_else(|| odb_error(self.store.path(), format!("no commit {id}")))?;
