@@ -5,12 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use gix_hash::ObjectId;
+
 use crate::command::{self, git, GitOptions, Limits};
 use crate::commit::{is_full_sha, Commit, Ref};
 use crate::error::{GitError, ParseError};
 use crate::mirror::write_commit_graph;
 use crate::objects::Objects;
-use gix_hash::ObjectId;
 
 /// Which commits to list. The default lists every commit reachable from any branch or tag.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -27,6 +27,9 @@ use crate::error::GitError;
 const CHUNK: usize = 1024;
 /// Fewest commits worth a thread of their own.
 const MIN_CHUNK: usize = 16;
+/// Largest object we inflate: a hostile repository could pack a commit that inflates to
+/// gigabytes (a zip bomb) well within the mirror's size limit. Real commits are kilobytes.
+const MAX_OBJECT_BYTES: usize = 64 << 20;
 
 /// A mirror's object database (packs, loose objects, alternates), shareable across threads.
 pub(crate) struct Objects {
@@ -49,7 +52,10 @@ impl Objects {
             dir.join("objects"),
             kind,
             &mut std::iter::empty(),
-            gix_odb::store::init::Options::default(),
+            gix_odb::store::init::Options {
+                alloc_limit_bytes: Some(MAX_OBJECT_BYTES),
+                ..Default::default()
+            },
         )
         .map_err(|e| odb_error(dir, e))?;
         Ok(Objects {

@@ -500,3 +500,42 @@ async fn a_malformed_commit_is_listed_with_what_can_be_read() {
     assert_eq!((c.author_time, c.committer_time), (0, 0));
     assert_eq!(c.message, "odd commit");
 }
+
+#[tokio::test]
+async fn a_commit_that_inflates_past_the_limit_is_refused_not_allocated() {
+    let repo = Repo::new();
+    let base = repo.commit("base\n");
+    let tree = repo.git(&["rev-parse", "HEAD^{tree}"]);
+    // 65 MiB of message compresses to ~65 KB: small on disk, huge in memory.
+    let mut raw = format!(
+        "tree {tree}\nparent {base}\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\n"
+    )
+    .into_bytes();
+    raw.resize(raw.len() + (65 << 20), b'a');
+    let mut child = support::git_cmd(repo.path())
+        .args([
+            "hash-object",
+            "-t",
+            "commit",
+            "--literally",
+            "-w",
+            "--stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let bomb = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    repo.git(&["branch", "bomb", &bomb]);
+
+    let (_tmp, mirror) = mirror_of(&repo, &support::options()).await;
+    let err = mirror
+        .list_commits(&LogQuery::default())
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, GitError::Objects(_)), "{err}");
+}
