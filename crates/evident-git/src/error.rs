@@ -54,7 +54,7 @@ pub enum GitError {
         stderr: String,
     },
     /// The mirror's object database could not be read (a corrupt or half-written mirror).
-    #[error("could not read commits from the mirror {0}")]
+    #[error("could not read commits from the mirror: {0}")]
     Objects(String),
     /// git's output could not be parsed.
     #[error(transparent)]

@@ -57,7 +57,7 @@ impl Objects {
                 ..Default::default()
             },
         )
-        .map_err(|e| odb_error(dir, e))?;
+        .map_err(|e| odb_error(&e))?;
         Ok(Objects {
             store: Arc::new(store),
         })
@@ -68,11 +68,10 @@ impl Objects {
     pub(crate) fn all_commits(&self) -> Result<Vec<ObjectId>, GitError> {
         use gix_odb::Header;
         let odb = self.store.to_handle_arc();
-        let fail = |e: &dyn std::fmt::Display| odb_error(self.store.path(), e);
         let mut ids = Vec::new();
-        for id in odb.iter().map_err(|e| fail(&e))? {
-            let id = id.map_err(|e| fail(&e))?;
-            let header = odb.try_header(&id).map_err(|e| fail(&e))?;
+        for id in odb.iter().map_err(|e| odb_error(&e))? {
+            let id = id.map_err(|e| odb_error(&e))?;
+            let header = odb.try_header(&id).map_err(|e| odb_error(&e))?;
             if header.is_some_and(|h| h.kind() == gix_object::Kind::Commit) {
                 ids.push(id);
             }
@@ -124,9 +123,9 @@ impl Objects {
             .map(|id| {
                 let data = odb
                     .try_find(id, &mut buf)
-                    .map_err(|e| odb_error(self.store.path(), e))?
+                    .map_err(|e| odb_error(&e))?
                     .filter(|d| d.kind == gix_object::Kind::Commit)
-                    .ok_or_else(|| odb_error(self.store.path(), format!("no commit {id}")))?;
+                    .ok_or_else(|| odb_error(&format!("{id} is not a commit it holds")))?;
                 Ok(parse_commit(&id.to_string(), data.data))
             })
             .collect()
@@ -250,8 +249,9 @@ fn decode_text(bytes: &[u8], encoding: Option<&'static encoding_rs::Encoding>) -
     }
 }
 
-fn odb_error(dir: &Path, e: impl std::fmt::Display) -> GitError {
-    GitError::Objects(format!("{}: {e}", dir.display()))
+/// The error a caller may see: what went wrong, not where the mirror lives on disk.
+fn odb_error(e: &dyn std::fmt::Display) -> GitError {
+    GitError::Objects(e.to_string())
 }
 
 fn panicked() -> GitError {
