@@ -459,29 +459,7 @@ async fn a_malformed_commit_is_listed_with_what_can_be_read() {
     let raw = format!(
         "tree {tree}\nparent {base}\nauthor Broken Name\ncommitter C <c@x> notatime +0100\n\nodd commit\0hidden\n"
     );
-    let mut child = support::git_cmd(repo.path())
-        .args([
-            "hash-object",
-            "-t",
-            "commit",
-            "--literally",
-            "-w",
-            "--stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(raw.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let odd = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let odd = repo.commit_object(raw.as_bytes());
     repo.git(&["branch", "odd", &odd]);
 
     let (_tmp, mirror) = mirror_of(&repo, &support::options()).await;
@@ -512,24 +490,7 @@ async fn a_commit_that_inflates_past_the_limit_is_refused_not_allocated() {
     )
     .into_bytes();
     raw.resize(raw.len() + (65 << 20), b'a');
-    let mut child = support::git_cmd(repo.path())
-        .args([
-            "hash-object",
-            "-t",
-            "commit",
-            "--literally",
-            "-w",
-            "--stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&raw).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let bomb = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let bomb = repo.commit_object(&raw);
     repo.git(&["branch", "bomb", &bomb]);
 
     let (_tmp, mirror) = mirror_of(&repo, &support::options()).await;

@@ -123,20 +123,27 @@ impl Repo {
                 .as_bytes(),
         );
         body.extend_from_slice(message);
+        let sha = self.commit_object(&body);
+        self.git(&["update-ref", "HEAD", &sha]);
+        sha
+    }
+
+    /// Write `raw` as a commit object as it is, however malformed (`--literally`), and
+    /// return its sha. No ref points at it.
+    pub fn commit_object(&self, raw: &[u8]) -> String {
         let path = self.path().join(".git").join("fixture-raw");
-        std::fs::write(&path, body).unwrap();
-        let sha = git(
+        std::fs::write(&path, raw).unwrap();
+        git(
             self.path(),
             &[
                 OsStr::new("hash-object"),
                 OsStr::new("-t"),
                 OsStr::new("commit"),
+                OsStr::new("--literally"),
                 OsStr::new("-w"),
                 path.as_os_str(),
             ],
-        );
-        self.git(&["update-ref", "HEAD", &sha]);
-        sha
+        )
     }
 
     pub fn commit(&self, message: &str) -> String {
