@@ -10,11 +10,11 @@
 //!
 //! [`Collector`] picks one of them at run time, and [`run_loop`] reports on a schedule.
 //!
-//! No cloud SDK is used: the Kubernetes and AWS APIs are called with `reqwest`, AWS requests
-//! are signed by the crate's own SigV4 ([`aws::sigv4`]), and AWS credentials come from a
-//! provider chain in the AWS CLI's order ([`aws::credentials`]: environment, role profiles via
-//! STS `AssumeRole`, web identity, shared files with `credential_process`, ECS/EKS container
-//! endpoint, EC2 instance metadata; no SSO).
+//! The Kubernetes API is called with `kube` (and the `k8s-openapi` types). The AWS APIs are
+//! called with `reqwest`, AWS requests are signed by the crate's own SigV4 ([`aws::sigv4`]),
+//! and AWS credentials come from a provider chain in the AWS CLI's order
+//! ([`aws::credentials`]: environment, role profiles via STS `AssumeRole`, web identity, shared
+//! files with `credential_process`, ECS/EKS container endpoint, EC2 instance metadata; no SSO).
 
 pub mod aws;
 pub mod docker;
