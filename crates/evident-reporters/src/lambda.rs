@@ -1,8 +1,8 @@
 //! The Lambda reporter: which code each Lambda function runs.
 //!
-//! Calls `GetFunction` (and `ListFunctions` when no function is named) signed with SigV4; see
-//! [`crate::aws::credentials`] for where credentials come from. One [`ReportedInstance`] per
-//! function, named by the function name:
+//! Calls `GetFunction` (and `ListFunctions` when no function is named) with the AWS SDK and
+//! credentials from the usual AWS chain (see [`LambdaOptions::credentials`]). One
+//! [`ReportedInstance`] per function, named by the function name:
 //! - `PackageType: Image`: the digest of `Code.ResolvedImageUri` (else of `Code.ImageUri`, else
 //!   `CodeSha256`), i.e. the image manifest digest the registry knows;
 //! - `PackageType: Zip`: `CodeSha256`, which Lambda gives as base64, in hex: the SHA-256 of the
@@ -10,17 +10,13 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_lambda::types::{FunctionCodeLocation, FunctionConfiguration, PackageType};
 use base64::Engine;
 use evident_core::snapshot::{EnvironmentReport, ReportedInstance};
-use serde::Deserialize;
 
-use crate::aws::credentials::Credentials;
-use crate::aws::sigv4::uri_encode;
-use crate::aws::{AwsClient, AwsSettings};
+use crate::aws::{AwsSettings, Credentials, Service};
 use crate::error::ReporterError;
-use crate::{http, image};
-
-const API: &str = "/2015-03-31/functions";
+use crate::image;
 
 /// Which functions to report.
 #[derive(Debug, Clone, Default)]
@@ -28,53 +24,17 @@ pub struct LambdaOptions {
     /// Function names or ARNs (a `:qualifier` suffix is allowed); empty means every function
     /// of the region.
     pub function_names: Vec<String>,
-    /// The region; default: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region`.
+    /// The region; default: the AWS SDK's region chain (`AWS_REGION`, `AWS_DEFAULT_REGION`, the
+    /// profile's `region`, instance metadata).
     pub region: Option<String>,
     /// The API endpoint, e.g. a local fake; default: `AWS_ENDPOINT_URL_LAMBDA`,
-    /// `AWS_ENDPOINT_URL`, then `https://lambda.<region>.amazonaws.com`.
+    /// `AWS_ENDPOINT_URL`, the profile's `endpoint_url`, then
+    /// `https://lambda.<region>.amazonaws.com`.
     pub endpoint: Option<String>,
-    /// Credentials to use instead of the lookup chain of [`crate::aws::credentials`].
+    /// Credentials to use instead of the AWS SDK's default chain (environment, profiles with
+    /// `AssumeRole`, web identity or `credential_process`, the ECS/EKS container endpoint, EC2
+    /// instance metadata).
     pub credentials: Option<Credentials>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetFunctionResponse {
-    configuration: Configuration,
-    #[serde(default)]
-    code: Option<Code>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Configuration {
-    function_name: String,
-    #[serde(default)]
-    function_arn: Option<String>,
-    #[serde(default)]
-    code_sha256: Option<String>,
-    #[serde(default)]
-    last_modified: Option<String>,
-    #[serde(default)]
-    package_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Code {
-    #[serde(default)]
-    image_uri: Option<String>,
-    #[serde(default)]
-    resolved_image_uri: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListFunctionsResponse {
-    #[serde(default)]
-    functions: Vec<Configuration>,
-    #[serde(default)]
-    next_marker: Option<String>,
 }
 
 /// Reports the code of the named functions, or of every function in the region.
@@ -84,26 +44,31 @@ pub async fn collect(options: &LambdaOptions) -> Result<EnvironmentReport, Repor
         endpoint: options.endpoint.clone(),
         credentials: options.credentials.clone(),
     };
-    let client = AwsClient::new("Lambda", "lambda", &settings).await?;
+    let service = Service::load("Lambda", "Lambda", &settings).await?;
+    let mut config = aws_sdk_lambda::config::Builder::from(&service.config);
+    if let Some(e) = &service.endpoint_override {
+        config = config.endpoint_url(e);
+    }
+    let client = aws_sdk_lambda::Client::from_conf(config.build());
     let mut artifacts = Vec::new();
     if options.function_names.is_empty() {
-        for config in list_functions(&client).await? {
-            let f = if is_image(&config) {
-                get_function(&client, &config.function_name).await?
+        for config in list_functions(&client, &service).await? {
+            let name = config.function_name().unwrap_or_default().to_string();
+            let instance = if is_image(&config) {
+                let (config, code) = get_function(&client, &service, &name).await?;
+                instance(&config, code.as_ref())?
             } else {
-                GetFunctionResponse {
-                    configuration: config,
-                    code: None,
-                }
+                instance(&config, None)?
             };
-            artifacts.push(instance(f)?);
+            artifacts.push(instance);
         }
     } else {
         for name in &options.function_names {
             if name.trim().is_empty() {
                 return Err(ReporterError::Config("empty Lambda function name".into()));
             }
-            artifacts.push(instance(get_function(&client, name).await?)?);
+            let (config, code) = get_function(&client, &service, name).await?;
+            artifacts.push(instance(&config, code.as_ref())?);
         }
     }
     Ok(EnvironmentReport {
@@ -112,36 +77,45 @@ pub async fn collect(options: &LambdaOptions) -> Result<EnvironmentReport, Repor
     })
 }
 
-fn is_image(c: &Configuration) -> bool {
-    c.package_type.as_deref() == Some("Image")
+fn is_image(c: &FunctionConfiguration) -> bool {
+    c.package_type() == Some(&PackageType::Image)
 }
 
-fn instance(f: GetFunctionResponse) -> Result<ReportedInstance, ReporterError> {
-    let c = f.configuration;
-    let fingerprint = if is_image(&c) {
-        let code = f.code.as_ref();
-        code.and_then(|c| c.resolved_image_uri.as_deref())
+fn instance(
+    c: &FunctionConfiguration,
+    code: Option<&FunctionCodeLocation>,
+) -> Result<ReportedInstance, ReporterError> {
+    let name = c.function_name().unwrap_or_default();
+    let fingerprint = if is_image(c) {
+        code.and_then(|c| c.resolved_image_uri())
             .and_then(image::pinned_digest)
             .or_else(|| {
-                code.and_then(|c| c.image_uri.as_deref())
+                code.and_then(|c| c.image_uri())
                     .and_then(image::pinned_digest)
             })
-            .or_else(|| c.code_sha256.as_deref().and_then(image::fingerprint))
+            .or_else(|| c.code_sha256().and_then(image::fingerprint))
     } else {
-        c.code_sha256.as_deref().and_then(base64_sha256)
+        c.code_sha256().and_then(base64_sha256)
     };
     let fingerprint = fingerprint.ok_or_else(|| ReporterError::Decode {
         service: "Lambda",
-        url: format!("GetFunction {}", c.function_name),
+        url: format!("GetFunction {name}"),
         message: format!(
             "no SHA-256 of the code in CodeSha256 {:?} / image URI",
-            c.code_sha256.as_deref().unwrap_or("")
+            c.code_sha256().unwrap_or("")
         ),
     })?;
+    if name.is_empty() {
+        return Err(ReporterError::Decode {
+            service: "Lambda",
+            url: "GetFunction".into(),
+            message: "a function without FunctionName".into(),
+        });
+    }
     Ok(ReportedInstance {
-        digests: BTreeMap::from([(c.function_name, fingerprint)]),
-        creation_timestamp: c.last_modified.as_deref().and_then(parse_last_modified),
-        instance: c.function_arn,
+        digests: BTreeMap::from([(name.to_string(), fingerprint)]),
+        creation_timestamp: c.last_modified().and_then(parse_last_modified),
+        instance: c.function_arn().map(str::to_string),
         ..Default::default()
     })
 }
@@ -163,42 +137,40 @@ fn parse_last_modified(s: &str) -> Option<i64> {
         .map(|t| t.as_second())
 }
 
+/// A function's configuration and, for an image, where its code is.
 async fn get_function(
-    client: &AwsClient,
+    client: &aws_sdk_lambda::Client,
+    service: &Service,
     name: &str,
-) -> Result<GetFunctionResponse, ReporterError> {
-    let path = format!("{API}/{}", uri_encode(name, true));
-    let response = client
-        .call(reqwest::Method::GET, &path, &[], &[], Vec::new())
-        .await?;
-    http::decode(client.label, &response.url, &response.body)
+) -> Result<(FunctionConfiguration, Option<FunctionCodeLocation>), ReporterError> {
+    let out = client
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| service.error("GetFunction", e))?;
+    let config = out.configuration.ok_or_else(|| ReporterError::Decode {
+        service: "Lambda",
+        url: format!("GetFunction {name}"),
+        message: "no Configuration in the response".into(),
+    })?;
+    Ok((config, out.code))
 }
 
-async fn list_functions(client: &AwsClient) -> Result<Vec<Configuration>, ReporterError> {
-    let mut all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let mut query = vec![("MaxItems", "50".to_string())];
-        if let Some(m) = &marker {
-            query.push(("Marker", m.clone()));
-        }
-        let response = client
-            .call(
-                reqwest::Method::GET,
-                &format!("{API}/"),
-                &query,
-                &[],
-                Vec::new(),
-            )
-            .await?;
-        let page: ListFunctionsResponse =
-            http::decode(client.label, &response.url, &response.body)?;
-        all.extend(page.functions);
-        match page.next_marker.filter(|m| !m.is_empty()) {
-            Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
-            _ => return Ok(all),
-        }
-    }
+/// Every function of the region, page after page (`NextMarker`).
+async fn list_functions(
+    client: &aws_sdk_lambda::Client,
+    service: &Service,
+) -> Result<Vec<FunctionConfiguration>, ReporterError> {
+    client
+        .list_functions()
+        .into_paginator()
+        .page_size(50)
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| service.error("ListFunctions", e))
 }
 
 #[cfg(test)]

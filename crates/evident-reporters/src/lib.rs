@@ -10,13 +10,14 @@
 //!
 //! [`Collector`] picks one of them at run time, and [`run_loop`] reports on a schedule.
 //!
-//! No cloud SDK is used: the Kubernetes and AWS APIs are called with `reqwest`, AWS requests
-//! are signed by the crate's own SigV4 ([`aws::sigv4`]), and AWS credentials come from a
-//! provider chain in the AWS CLI's order ([`aws::credentials`]: environment, role profiles via
-//! STS `AssumeRole`, web identity, shared files with `credential_process`, ECS/EKS container
-//! endpoint, EC2 instance metadata; no SSO).
+//! The cloud APIs are called with the field's client libraries: Kubernetes with `kube` (and the
+//! `k8s-openapi` types), ECS and Lambda with the AWS SDK (`aws-config`, `aws-sdk-ecs`,
+//! `aws-sdk-lambda`). AWS credentials come from the SDK's default chain (environment, profiles
+//! with `AssumeRole`, web identity or `credential_process`, the ECS/EKS container endpoint, EC2
+//! instance metadata; SSO profiles are not compiled in) unless [`Credentials`] are given. TLS is
+//! rustls with `ring` throughout; no OpenSSL.
 
-pub mod aws;
+mod aws;
 pub mod docker;
 pub mod ecs;
 mod error;
@@ -28,7 +29,7 @@ mod run_loop;
 
 use std::path::PathBuf;
 
-pub use aws::credentials::Credentials;
+pub use aws::Credentials;
 pub use error::ReporterError;
 pub use evident_core::snapshot::EnvironmentReport;
 pub use run_loop::{run_loop, LoopConfig, LoopSummary, MIN_INTERVAL};

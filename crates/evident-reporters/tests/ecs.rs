@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{
-    closed_port_url, fixture, serve_tcp, test_credentials, verify_sigv4, Recorded, Reply,
+    assert_signed, closed_port_url, fixture, serve_tcp, test_credentials, Recorded, Reply,
 };
 use evident_core::snapshot::EnvState;
 use evident_reporters::{ecs, Collector, EcsOptions, ReporterError};
@@ -176,13 +176,8 @@ async fn running_tasks_across_pages() {
         assert_eq!(r.method, "POST");
         assert_eq!(r.path(), "/");
         assert_eq!(r.header("Content-Type"), Some("application/x-amz-json-1.1"));
-        let auth = verify_sigv4(r, &creds, "eu-west-1", "ecs");
-        assert!(
-            auth.contains(
-                "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, "
-            ),
-            "{auth}"
-        );
+        let auth = assert_signed(r, &creds, "eu-west-1", "ecs");
+        assert!(auth.contains(";x-amz-target"), "{auth}");
     }
 }
 
@@ -236,8 +231,7 @@ async fn one_service_and_describe_batches_of_100() {
         .collect();
     assert_eq!(batches, [100, 50]);
     for r in &reqs {
-        let auth = verify_sigv4(r, &test_credentials(None), "eu-west-1", "ecs");
-        assert!(!auth.contains("x-amz-security-token"));
+        assert_signed(r, &test_credentials(None), "eu-west-1", "ecs");
     }
 }
 

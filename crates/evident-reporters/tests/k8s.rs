@@ -159,11 +159,11 @@ async fn running_pods_of_all_namespaces_across_pages() {
     assert_eq!(reqs.len(), 2);
     assert_eq!(
         reqs[0].target,
-        "/api/v1/pods?limit=500&fieldSelector=status.phase%3DRunning"
+        "/api/v1/pods?&fieldSelector=status.phase%3DRunning&limit=500"
     );
     assert_eq!(
         reqs[1].target,
-        format!("/api/v1/pods?limit=500&fieldSelector=status.phase%3DRunning&continue={CONTINUE}")
+        format!("/api/v1/pods?&fieldSelector=status.phase%3DRunning&limit=500&continue={CONTINUE}")
     );
     assert_eq!(reqs[0].header("Authorization"), Some("Bearer test-token"));
 
@@ -400,4 +400,56 @@ async fn bad_options_are_refused_before_any_request() {
     .await
     .unwrap_err();
     assert!(matches!(err, ReporterError::Kubeconfig { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_run_loop_survives_an_unreachable_api_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Collector::K8s(K8sOptions {
+        kubeconfig: Some(kubeconfig(&dir, &closed_port_url().await)),
+        ..Default::default()
+    });
+    let fake = serve_tcp(paged).await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let up = Collector::K8s(K8sOptions {
+        kubeconfig: Some(kubeconfig(&dir2, &fake.url)),
+        ..Default::default()
+    });
+    // The API server is unreachable for two attempts, then answers.
+    let attempts = AtomicUsize::new(0);
+    let sent = AtomicUsize::new(0);
+    let config = evident_reporters::LoopConfig {
+        interval: std::time::Duration::from_secs(1),
+        initial_backoff: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(20),
+        jitter: 0.0,
+    };
+    let summary = evident_reporters::run_loop(
+        &config,
+        || {
+            let first = attempts.fetch_add(1, Ordering::SeqCst) < 2;
+            if first { &down } else { &up }.collect()
+        },
+        |report| {
+            let sent = &sent;
+            async move {
+                assert_eq!(report.artifacts.len(), 5);
+                sent.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), String>(())
+            }
+        },
+        async {
+            while sent.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        },
+    )
+    .await;
+    assert_eq!((summary.failures, summary.reports_sent), (2, 1));
+    let error = summary.last_error.unwrap();
+    assert!(
+        error.starts_with("collecting the report failed: cannot reach the Kubernetes API at"),
+        "{error}"
+    );
+    assert_eq!(summary.last_report.unwrap().artifacts.len(), 5);
 }

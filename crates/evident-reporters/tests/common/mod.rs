@@ -214,15 +214,15 @@ pub async fn closed_port_url() -> String {
     format!("http://{addr}")
 }
 
-/// Checks that `req` carries a well-formed SigV4 `Authorization` header, signed with `creds`
-/// for `region`/`service`, over exactly what the server received. Returns the header.
-pub fn verify_sigv4(
+/// Checks that `req` carries a SigV4 `Authorization` header signed with the access key id of
+/// `creds` for `region`/`service`, and the session token if there is one. The signature itself
+/// is the SDK's business. Returns the header.
+pub fn assert_signed(
     req: &Recorded,
-    creds: &evident_reporters::aws::credentials::Credentials,
+    creds: &evident_reporters::Credentials,
     region: &str,
     service: &str,
 ) -> String {
-    use evident_reporters::aws::sigv4;
     let auth = req
         .header("Authorization")
         .expect("Authorization header")
@@ -251,57 +251,21 @@ pub fn verify_sigv4(
         signed.contains(&"host") && signed.contains(&"x-amz-date"),
         "{signed:?}"
     );
-    let mut sorted = signed.clone();
-    sorted.sort();
-    assert_eq!(signed, sorted, "SignedHeaders must be sorted");
-
-    // Recompute the signature from the request as received.
-    let headers: Vec<(String, String)> = signed
-        .iter()
-        .filter(|h| !matches!(**h, "x-amz-date" | "x-amz-security-token"))
-        .map(|h| {
-            let v = req
-                .header(h)
-                .unwrap_or_else(|| panic!("signed header {h} not sent"));
-            (h.to_string(), v.to_string())
-        })
-        .collect();
-    let url = reqwest::Url::parse(&format!("http://x{}", req.target)).unwrap();
-    let query: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let at = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", amz_date)
-        .unwrap()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .unwrap()
-        .timestamp();
-    let expected = sigv4::sign(
-        &sigv4::SignableRequest {
-            method: &req.method,
-            path: req.path(),
-            query: &query,
-            headers: &headers,
-            body: &req.body,
-        },
-        creds,
-        region,
-        service,
-        at,
-    );
-    assert_eq!(auth, expected.authorization, "signature does not verify");
     assert_eq!(
         req.header("X-Amz-Security-Token").map(str::to_string),
         creds.session_token
+    );
+    assert_eq!(
+        signed.contains(&"x-amz-security-token"),
+        creds.session_token.is_some(),
+        "{signed:?}"
     );
     auth
 }
 
 /// Test credentials.
-pub fn test_credentials(
-    session_token: Option<&str>,
-) -> evident_reporters::aws::credentials::Credentials {
-    evident_reporters::aws::credentials::Credentials {
+pub fn test_credentials(session_token: Option<&str>) -> evident_reporters::Credentials {
+    evident_reporters::Credentials {
         access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
         secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         session_token: session_token.map(str::to_string),

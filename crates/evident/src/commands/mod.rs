@@ -42,10 +42,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     };
     if !matches!(cli.command, Command::Server(_)) {
         // Warnings (skipped containers, retries) go to stderr; stdout stays clean for scripts.
+        // `kube` logs every failed request as an error, which the reporter reports anyway.
         tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("EVIDENT_LOG")
-                    .unwrap_or_else(|_| "warn".into()),
+                    .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
             )
             .with_writer(std::io::stderr)
             // Colour only on a terminal, and never with NO_COLOR set.

@@ -335,3 +335,78 @@ fn fingerprint_command_prints_only_the_digest() {
         .failure()
         .stderr(contains("file"));
 }
+
+/// A one-thread HTTP server on 127.0.0.1 answering ECS's `ListTasks` and `DescribeTasks` with
+/// one running task; it records the `Authorization` header of every request.
+fn fake_ecs() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut length, mut target, mut auth) = (0usize, String::new(), String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let Some((name, value)) = line.split_once(':') else {
+                    continue;
+                };
+                let value = value.trim().to_string();
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.parse().unwrap_or(0),
+                    "x-amz-target" => target = value,
+                    "authorization" => auth = value,
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            record.lock().unwrap().push(auth);
+            let answer = if target.ends_with(".ListTasks") {
+                r#"{"taskArns":["arn:aws:ecs:eu-west-1:123456789012:task/prod/0f9a8e1f"]}"#
+            } else {
+                r#"{"failures":[],"tasks":[{"taskArn":"arn:aws:ecs:eu-west-1:123456789012:task/prod/0f9a8e1f","clusterArn":"arn:aws:ecs:eu-west-1:123456789012:cluster/prod","group":"service:web","lastStatus":"RUNNING","startedAt":1717000042.5,"containers":[{"name":"web","image":"shop/web:1.4.2","imageDigest":"sha256:7fd089bfb18d9dd67f3dfda04ade12934dd04bf67cf89bb7e3cf0d2909f02583","lastStatus":"RUNNING"}]}]}"#
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn the_ecs_reporter_signs_with_credentials_from_the_environment() {
+    let app = spawn_app(false);
+    let (url, seen) = fake_ecs();
+    app.cli(&app.admin_token, "o")
+        .args(["snapshot", "ecs", "prod", "--cluster", "prod", "--dry-run"])
+        .env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY01")
+        .env("AWS_SECRET_ACCESS_KEY", "secret-from-the-environment")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL_ECS", &url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .assert()
+        .success()
+        .stdout(contains(
+            "7fd089bfb18d9dd67f3dfda04ade12934dd04bf67cf89bb7e3cf0d2909f02583",
+        ))
+        .stdout(contains(r#""service_name": "web""#));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for auth in seen.iter() {
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIAENVIRONMENTKEY01/")
+                && auth.contains("/eu-west-1/ecs/aws4_request"),
+            "{auth}"
+        );
+    }
+}
