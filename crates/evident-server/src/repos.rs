@@ -832,7 +832,7 @@ impl Repos {
                 r.removed,
             )
         };
-        let listed = started.elapsed();
+        let indexed = started.elapsed();
         let refs: Vec<(String, String)> = refs.into_iter().map(|r| (r.name, r.sha)).collect();
         let commits: Vec<Commit> = new_commits;
         let generation = self
@@ -847,7 +847,7 @@ impl Repos {
             new = commits.len(),
             removed = removed.len(),
             clone_or_open_ms = fetched.as_millis() as u64,
-            listed_ms = listed.as_millis() as u64,
+            listed_ms = indexed.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "refreshed"
         );

@@ -113,6 +113,17 @@ async fn background_refresher_picks_up_new_commits_and_keeps_the_mirror_tidy() {
         .map(|e| e.path())
         .find(|p| p.join("HEAD").exists())
         .expect("the mirror");
+    // The first index reads the fresh clone without a walk; the commit-graph that later
+    // refreshes walk with is written after it, in the background.
+    let graph = mirror.join("objects/info/commit-graphs/commit-graph-chain");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !graph.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no commit-graph written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     git(&mirror, &["config", "gc.autoPackLimit", "1"]);
     let packs = || {
         std::fs::read_dir(mirror.join("objects/pack"))
