@@ -5,3 +5,4 @@ mod incremental;
 mod listing;
 mod security;
 mod support;
+mod transport;
