@@ -500,3 +500,28 @@ async fn a_commit_that_inflates_past_the_limit_is_refused_not_allocated() {
         .expect_err("refused");
     assert!(matches!(err, GitError::Objects(_)), "{err}");
 }
+
+#[tokio::test]
+async fn a_sha256_repository_lists_with_64_hex_names() {
+    let repo = Repo::new();
+    // Re-initialise the fixture's repository with SHA-256 object names.
+    std::fs::remove_dir_all(repo.path().join(".git")).unwrap();
+    repo.git(&["init", "-q", "-b", "main", "--object-format=sha256"]);
+    repo.git(&["config", "user.name", "Fixture"]);
+    repo.git(&["config", "user.email", "fixture@example.com"]);
+    repo.git(&["config", "uploadpack.allowFilter", "true"]);
+    repo.commits("sha256", 3);
+    repo.git(&["checkout", "-q", "-b", "side", "HEAD~1"]);
+    repo.commit("side\n");
+    repo.git(&["tag", "-a", "v1", "-m", "v1"]);
+    let (_tmp, fresh) = mirror_of(&repo, &support::options()).await;
+    let any_order = LogQuery {
+        any_order: true,
+        ..LogQuery::default()
+    };
+    let scanned = by_sha(fresh.list_commits(&any_order).await.unwrap());
+    assert!(scanned.iter().all(|c| c.sha.len() == 64));
+    assert_matches_oracle(&repo, &scanned);
+    let ordered = fresh.list_commits(&LogQuery::default()).await.unwrap();
+    assert_matches_oracle(&repo, &ordered);
+}
