@@ -156,20 +156,28 @@ const TOUCH_AHEAD: usize = 8 << 10;
 /// Adds `data` to `hasher`, `HASH_STEP` bytes at a time, touching one byte per cache line
 /// `TOUCH_AHEAD` bytes ahead of the step being hashed.
 fn update_touching_ahead(hasher: &mut Sha256, data: &[u8]) {
+    // The first steps have no earlier step to touch them: touch them all at once (the
+    // loads are independent, so their misses overlap).
+    touch(&data[..data.len().min(TOUCH_AHEAD)]);
     let mut at = 0;
     while at < data.len() {
         if let Some(ahead) = data.get(at + TOUCH_AHEAD..) {
-            let mut touched = 0u8;
-            for line in ahead[..ahead.len().min(HASH_STEP)].chunks(64) {
-                touched ^= line[0];
-            }
-            // Keeps the compiler from dropping loads whose values are never used.
-            std::hint::black_box(touched);
+            touch(&ahead[..ahead.len().min(HASH_STEP)]);
         }
         let end = (at + HASH_STEP).min(data.len());
         hasher.update(&data[at..end]);
         at = end;
     }
+}
+
+/// Loads one byte of every cache line of `data`, to bring it close to this core.
+fn touch(data: &[u8]) {
+    let mut touched = 0u8;
+    for line in data.chunks(64) {
+        touched ^= line[0];
+    }
+    // Keeps the compiler from dropping loads whose values are never used.
+    std::hint::black_box(touched);
 }
 
 /// SHA-256 of `file` with reading and hashing on two threads, through a small ring
