@@ -116,14 +116,7 @@ async fn background_refresher_picks_up_new_commits_and_keeps_the_mirror_tidy() {
     // The first index reads the fresh clone without a walk; the commit-graph that later
     // refreshes walk with is written after it, in the background.
     let graph = mirror.join("objects/info/commit-graphs/commit-graph-chain");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !graph.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no commit-graph written"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("a commit-graph written", || async { graph.exists() }).await;
     git(&mirror, &["config", "gc.autoPackLimit", "1"]);
     let packs = || {
         std::fs::read_dir(mirror.join("objects/pack"))
@@ -136,28 +129,14 @@ async fn background_refresher_picks_up_new_commits_and_keeps_the_mirror_tidy() {
     for i in 0..3 {
         commit(src.path(), &format!("pushed later {i}"));
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let now = all_commits(&app, "svc").await.len();
-        if now == before + 3 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {now} commits, expected {}",
-            before + 3
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while packs() > 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} packs left",
-            packs()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually("the three pushed commits indexed", || async {
+        all_commits(&app, "svc").await.len() == before + 3
+    })
+    .await;
+    eventually("the fetches' packs merged into one", || async {
+        packs() == 1
+    })
+    .await;
     let repos = c.repos("o").await.unwrap();
     assert_eq!(repos[0].last_refresh, "ok");
 }
@@ -182,6 +161,18 @@ async fn a_lost_mirror_is_cloned_again_and_the_index_serves_what_it_lists() {
     assert!(after
         .iter()
         .any(|c| c.message == "pushed while the mirror was gone\n"));
+}
+
+/// Polls `done` until it holds; fails the test after 20 s, saying what did not happen.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn all_commits(app: &TestApp, repo: &str) -> Vec<evident_core::api::Commit> {
