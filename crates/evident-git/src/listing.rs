@@ -65,8 +65,8 @@ impl<F: FnMut(Commit) -> ControlFlow<()>> Sink<'_, F> {
 }
 
 /// List the commits `query` selects from the mirror in `dir`, whose refs are `refs`.
-/// `fresh_clone` says every object the mirror holds came with the clone, so all of them
-/// are reachable from its refs.
+/// `pristine` says the mirror holds only what its clone brought, so every object in it is
+/// reachable from its refs.
 ///
 /// `git rev-list` orders the commits (or, for an any-order listing of a fresh clone, the
 /// object database is simply read whole); blocking threads decode them ([`Objects`]) and
@@ -77,7 +77,7 @@ pub(crate) async fn stream_commits(
     dir: &Path,
     query: &LogQuery,
     refs: &[Ref],
-    fresh_clone: bool,
+    pristine: bool,
     visit: impl FnMut(Commit) -> ControlFlow<()>,
 ) -> Result<usize, GitError> {
     if query.limit == Some(0) || refs.is_empty() {
@@ -94,7 +94,7 @@ pub(crate) async fn stream_commits(
         any_order: true,
         ..LogQuery::default()
     };
-    let ordered = if fresh_clone && *query == everything {
+    let ordered = if pristine && *query == everything {
         // No walk needed: the clone brought exactly the commits its refs reach.
         None
     } else {

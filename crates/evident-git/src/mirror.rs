@@ -14,7 +14,8 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::io::AsyncReadExt;
 
@@ -38,6 +39,10 @@ pub struct Mirror {
     url: CheckedUrl,
     opts: GitOptions,
     cloned: bool,
+    /// Holds exactly what the clone brought: every object is reachable from the refs.
+    /// Cleared by the first fetch (which may leave force-pushed commits behind), and shared
+    /// by clones of this handle, which all mean the same directory.
+    pristine: Arc<AtomicBool>,
 }
 
 /// How a ref moved between two states of a mirror.
@@ -133,6 +138,7 @@ impl Mirror {
                 url: url.clone(),
                 opts: opts.clone(),
                 cloned: false,
+                pristine: Arc::new(AtomicBool::new(false)),
             })),
             Ok(found) => Err(GitError::MirrorMismatch {
                 dir,
@@ -193,6 +199,7 @@ impl Mirror {
                 url: url.clone(),
                 opts: opts.clone(),
                 cloned: true,
+                pristine: Arc::new(AtomicBool::new(true)),
             }),
             Err(e) => {
                 let _ = tokio::fs::remove_dir_all(&temp).await;
@@ -220,10 +227,15 @@ impl Mirror {
         self.cloned
     }
 
+    fn pristine(&self) -> bool {
+        self.pristine.load(Ordering::Relaxed)
+    }
+
     /// Fetch what changed upstream: new commits, moved and force-pushed branches, deleted
     /// branches and tags (pruned). Ref updates are atomic: on failure nothing changes.
     pub async fn fetch(&self) -> Result<FetchOutcome, GitError> {
         let before = self.refs().await?;
+        self.pristine.store(false, Ordering::Relaxed);
         let mut cmd = git(&self.opts, Some(&self.dir), Some(self.url.transport()));
         cmd.args([
             "fetch",
@@ -319,7 +331,7 @@ impl Mirror {
         refs: &[Ref],
     ) -> Result<Vec<Commit>, GitError> {
         let mut out = Vec::new();
-        stream_commits(&self.opts, &self.dir, query, refs, self.cloned, |c| {
+        stream_commits(&self.opts, &self.dir, query, refs, self.pristine(), |c| {
             out.push(c);
             ControlFlow::Continue(())
         })
@@ -335,7 +347,7 @@ impl Mirror {
         visit: impl FnMut(Commit) -> ControlFlow<()>,
     ) -> Result<usize, GitError> {
         let refs = self.refs().await?;
-        stream_commits(&self.opts, &self.dir, query, &refs, self.cloned, visit).await
+        stream_commits(&self.opts, &self.dir, query, &refs, self.pristine(), visit).await
     }
 
     /// Commits reachable from `old_tips` that no branch or tag reaches now.

@@ -227,6 +227,12 @@ async fn any_order_listing_of_a_fresh_clone_reads_the_object_database_whole() {
         "unreachable commit left out"
     );
     assert_matches_oracle(&repo, &walked);
+    // So does the handle that cloned, once it has fetched (into the same directory).
+    fresh.fetch().await.unwrap();
+    assert_eq!(
+        by_sha(fresh.list_commits(&any_order).await.unwrap()),
+        walked
+    );
     // A whole ordered listing writes the commit-graph it walks with, once.
     m.list_commits(&LogQuery::default()).await.unwrap();
     assert!(graph.exists());
