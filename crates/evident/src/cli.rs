@@ -465,12 +465,15 @@ pub enum CommitsCmd {
         after_help = "Examples:\n  evident commits list https://github.com/cyber-dojo/runner.git\n  evident commits list https://github.com/git/git.git --branch master --limit 20 -o json"
     )]
     List {
+        /// The repository: https://, ssh:// or user@host:path (file:// with --allow-file)
         url: String,
+        /// Only commits reachable from this branch or tag (`main`, `v1.0`, or a full ref name)
         #[arg(long)]
         branch: Option<String>,
         /// Only commits committed at or after this time (RFC 3339, a date, or 3.days.ago)
         #[arg(long)]
         since: Option<String>,
+        /// At most this many commits, newest first
         #[arg(long)]
         limit: Option<usize>,
         /// Accept file:// URLs (your own disk)
@@ -483,11 +486,15 @@ pub enum CommitsCmd {
     /// A page of a tracked repository's commits
     #[command(after_help = "Example:\n  evident commits page runner --ref main --page 2")]
     Page {
+        /// The tracked repository's name
         repo: String,
+        /// Only commits reachable from this branch or tag
         #[arg(long = "ref")]
         reference: Option<String>,
+        /// Page number, from 1
         #[arg(long, default_value_t = 1)]
         page: u64,
+        /// Commits per page (at most 1000)
         #[arg(long, short = 'n', default_value_t = 30)]
         per_page: u64,
     },
