@@ -547,7 +547,30 @@ fn flight_lock<K: Eq + std::hash::Hash + Clone>(
 }
 
 /// Commits per store write while a first listing streams in.
-const STORE_BATCH: usize = 5_000;
+const STORE_BATCH: usize = 2_000;
+
+/// Hands a batch to the store writer from inside a listing's (synchronous) visitor: waits,
+/// telling the runtime this worker blocks, while the writer is busy; stops the listing if
+/// the writer has gone (it failed, and reports why).
+fn hand_over(
+    tx: &tokio::sync::mpsc::Sender<Vec<Commit>>,
+    batch: Vec<Commit>,
+) -> std::ops::ControlFlow<()> {
+    use tokio::sync::mpsc::error::TrySendError;
+    let sent = match tx.try_send(batch) {
+        Ok(()) => true,
+        Err(TrySendError::Full(batch)) => {
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| handle.block_on(tx.send(batch)).is_ok())
+        }
+        Err(TrySendError::Closed(_)) => false,
+    };
+    if sent {
+        std::ops::ControlFlow::Continue(())
+    } else {
+        std::ops::ControlFlow::Break(())
+    }
+}
 
 /// Ad-hoc listings kept at most this many (mirrors on disk, indexes in memory).
 const ADHOC_CAPACITY: usize = 16;
@@ -754,27 +777,22 @@ impl Repos {
             // a large history is never held in memory whole. Whatever the index had that is
             // not listed now is no longer reachable.
             let refs = mirror.refs().await?;
-            // Bounded: when the store falls behind, listing waits rather than piling up
-            // the whole history in memory.
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Commit>(2 * STORE_BATCH);
+            // Batches go to a writer task through a one-slot channel: bounded, so when the
+            // store falls behind the listing waits rather than piling up the whole history
+            // in memory, and one hand-over per batch, not one wake-up per commit.
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Commit>>(1);
             let store = self.store.clone();
             let repo_id = repo.id;
             // Only a re-listing over an existing index needs to know what was listed.
             let track_listed = !known.is_empty();
             let writer = tokio::spawn(async move {
-                let mut batch = Vec::with_capacity(STORE_BATCH);
                 let mut listed = HashSet::new();
-                while let Some(c) = rx.recv().await {
+                while let Some(batch) = rx.recv().await {
                     if track_listed {
-                        listed.insert(c.sha.clone());
+                        listed.extend(batch.iter().map(|c| c.sha.clone()));
                     }
-                    batch.push(c);
-                    if batch.len() == STORE_BATCH {
-                        store.insert_commits(repo_id, &batch).await?;
-                        batch.clear();
-                    }
+                    store.insert_commits(repo_id, &batch).await?;
                 }
-                store.insert_commits(repo_id, &batch).await?;
                 Ok::<_, evident_store::StoreError>(listed)
             });
             // Stored as they come: on a fresh clone the object database is read as it is.
@@ -782,27 +800,23 @@ impl Repos {
                 any_order: true,
                 ..LogQuery::default()
             };
+            let mut batch = Vec::with_capacity(STORE_BATCH);
             let listing = mirror
                 .for_each_commit(&everything, |c| {
-                    use tokio::sync::mpsc::error::TrySendError;
-                    match tx.try_send(convert(c)) {
-                        Ok(()) => std::ops::ControlFlow::Continue(()),
-                        // Full: wait for the writer on this worker, telling the runtime it blocks.
-                        Err(TrySendError::Full(c)) => {
-                            let handle = tokio::runtime::Handle::current();
-                            let sent =
-                                tokio::task::block_in_place(|| handle.block_on(tx.send(c)).is_ok());
-                            if sent {
-                                std::ops::ControlFlow::Continue(())
-                            } else {
-                                std::ops::ControlFlow::Break(())
-                            }
-                        }
-                        // The writer stopped on a store error, reported below.
-                        Err(TrySendError::Closed(_)) => std::ops::ControlFlow::Break(()),
+                    batch.push(convert(c));
+                    if batch.len() < STORE_BATCH {
+                        return std::ops::ControlFlow::Continue(());
                     }
+                    hand_over(
+                        &tx,
+                        std::mem::replace(&mut batch, Vec::with_capacity(STORE_BATCH)),
+                    )
                 })
                 .await;
+            if listing.is_ok() && !batch.is_empty() {
+                // A closed channel means the writer failed: its error is reported below.
+                let _ = tx.send(batch).await;
+            }
             drop(tx);
             let listed = writer.await??;
             listing?;
