@@ -99,11 +99,7 @@ async fn background_refresher_picks_up_new_commits_and_keeps_the_mirror_tidy() {
         c.git.policy.allow_file = true;
         c.git.refresh_interval = Some(std::time::Duration::from_millis(200));
     });
-    app.org("o", Visibility::Public).await;
-    let c = app.admin();
-    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
-        .await
-        .unwrap();
+    let c = track_svc(&app, src.path()).await;
     let before = all_commits(&app, "svc").await.len();
     // Every fetch adds a pack to the mirror; with the threshold lowered, `git gc --auto`
     // must merge them, as it would after many fetches with the default threshold of 50.
@@ -146,11 +142,7 @@ async fn a_lost_mirror_is_cloned_again_and_the_index_serves_what_it_lists() {
     let src = tempfile::tempdir().unwrap();
     hostile_repo(src.path());
     let app = app_allowing_file();
-    app.org("o", Visibility::Public).await;
-    let c = app.admin();
-    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
-        .await
-        .unwrap();
+    let c = track_svc(&app, src.path()).await;
     let before = all_commits(&app, "svc").await.len();
     // The mirror is a cache: losing it costs a clone, never commits.
     std::fs::remove_dir_all(app.dir.path().join("mirrors")).unwrap();
@@ -173,6 +165,16 @@ async fn eventually<F: std::future::Future<Output = bool>>(
         assert!(std::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Public org `o` tracking the repository in `src` as `svc`; the admin's client.
+async fn track_svc(app: &TestApp, src: &Path) -> evident_client::Client {
+    app.org("o", Visibility::Public).await;
+    let c = app.admin();
+    c.add_repo("o", "svc", &format!("file://{}", src.display()))
+        .await
+        .unwrap();
+    c
 }
 
 async fn all_commits(app: &TestApp, repo: &str) -> Vec<evident_core::api::Commit> {
@@ -408,11 +410,7 @@ async fn search_links_a_commit_to_its_artifacts_and_where_they_run() {
     hostile_repo(src.path());
     let head = git(src.path(), &["rev-parse", "main"]).trim().to_string();
     let app = app_allowing_file();
-    app.org("o", Visibility::Public).await;
-    let c = app.admin();
-    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
-        .await
-        .unwrap();
+    let c = track_svc(&app, src.path()).await;
     c.put_pipeline("o", "svc", &PipelineRequest::default())
         .await
         .unwrap();
@@ -522,11 +520,7 @@ async fn incident_tracing_lists_the_commits_a_deployment_brought() {
         shas.push(git(src.path(), &["rev-parse", "HEAD"]).trim().to_string());
     }
     let app = app_allowing_file();
-    app.org("o", Visibility::Public).await;
-    let c = app.admin();
-    c.add_repo("o", "svc", &format!("file://{}", src.path().display()))
-        .await
-        .unwrap();
+    let c = track_svc(&app, src.path()).await;
     c.put_pipeline("o", "svc", &PipelineRequest::default())
         .await
         .unwrap();
